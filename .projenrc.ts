@@ -1,0 +1,151 @@
+import { javascript, typescript, JsonFile, TextFile } from 'projen';
+
+// The compiled JavaScript goes to build/ because dist/ is where synthesized manifests land
+// (cdk8s' own default), and the design card reserves lib/ for sources.
+const project = new typescript.TypeScriptProject({
+  name: 'mcp-operator',
+  description: 'Run MCP (Model Context Protocol) servers on Kubernetes: cdk8s constructs, a synth CLI and a controller.',
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  projenrcTs: true,
+  srcdir: 'lib',
+  libdir: 'build',
+  testdir: 'test',
+  sampleCode: false,
+  packageManager: javascript.NodePackageManager.NPM,
+  minNodeVersion: '22.19.0',
+  typescriptVersion: '~5.9.3',
+  github: false,
+  release: false,
+  package: false,
+  buildWorkflow: false,
+  depsUpgrade: false, // renovate.json does this, as the seed did
+  pullRequestTemplate: false,
+  entrypoint: 'build/lib/index.js',
+  entrypointTypes: 'build/lib/index.d.ts',
+  bin: { 'mcp-operator': 'bin/mcp-operator.js' },
+  deps: [
+    'cdk8s@^2.70.0',
+    'cdk8s-plus-28@2.5.6',
+    'constructs@^10.4.0',
+    'commander@^15.1.0',
+    'js-yaml@^4.1.0',
+    '@kubernetes/client-node@^2.0.1',
+    'prom-client@^15.1.3',
+    'pino@^10.4.0',
+    '@modelcontextprotocol/sdk@^1.32.2',
+  ],
+  devDeps: [
+    '@types/js-yaml@^4',
+    '@types/node@^24',
+    'fast-check@^4.11.0',
+    'cdk8s-cli@^2.207.0',
+    'ts-node@^10',
+    '@modelcontextprotocol/server-everything@2026.8.31',
+    '@modelcontextprotocol/server-filesystem@2026.8.31',
+    'supergateway@4.0.0',
+    'esbuild@^0.28',
+    'postject@^1.0.0-alpha.6',
+  ],
+  tsconfig: {
+    include: ['lib/**/*.ts'],
+    compilerOptions: {
+      rootDir: '.',
+      outDir: 'build',
+      target: 'ES2022',
+      lib: ['ES2023'],
+      // nodenext keeps our output CommonJS while letting it require() the ESM-only
+      // @kubernetes/client-node; Node >= 22.12 supports require(esm) natively.
+      module: 'nodenext' as any,
+      moduleResolution: javascript.TypeScriptModuleResolution.NODE_NEXT,
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      isolatedModules: true,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      resolveJsonModule: true,
+      declaration: true,
+      inlineSourceMap: true,
+      inlineSources: true,
+    },
+  },
+  tsconfigDev: {
+    include: ['lib/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts', '.projenrc.ts'],
+    compilerOptions: {
+      module: 'nodenext' as any,
+      moduleResolution: javascript.TypeScriptModuleResolution.NODE_NEXT,
+      noUncheckedIndexedAccess: true,
+      isolatedModules: true,
+      skipLibCheck: true,
+      esModuleInterop: true,
+    },
+  },
+  jestOptions: {
+    jestVersion: '^30',
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testEnvironment: 'node',
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 120_000,
+      maxWorkers: 2,
+      collectCoverage: false,
+    },
+  },
+  tsJestOptions: {
+    transformOptions: { isolatedModules: true },
+  },
+  gitignore: ['/dist/', '/build/', '/.cache/', '*.tsbuildinfo'],
+});
+
+// jest loads ESM-only packages (the Kubernetes client) through Node's require(esm), which jest only
+// allows with VM modules turned on.
+project.testTask.reset();
+project.testTask.spawn(project.compileTask);
+project.testTask.env('NODE_OPTIONS', '--experimental-vm-modules --no-warnings=ExperimentalWarning');
+project.testTask.exec('jest --passWithNoTests=false --updateSnapshot=none --ci', { receiveArgs: true });
+
+project.package.addField('version', '0.1.0');
+project.package.addField('engines', { node: '>= 22.19.0' });
+project.package.addField('exports', {
+  '.': { types: './build/lib/index.d.ts', default: './build/lib/index.js' },
+  './controller': { types: './build/lib/controller/index.d.ts', default: './build/lib/controller/index.js' },
+  './package.json': './package.json',
+});
+project.package.addField('files', ['build/lib', 'build/bin', 'bin', 'imports', 'README.md']);
+
+const importCrd = project.addTask('import-crd', {
+  description: 'Regenerate imports/ from the CRD that lib/spec produces',
+  steps: [
+    { exec: 'node bin/mcp-operator.js crd > build/mcpserver-crd.yaml' },
+    { exec: 'cdk8s import --no-check-upgrade --language typescript --output imports build/mcpserver-crd.yaml' },
+  ],
+});
+importCrd.description;
+
+project.addTask('synth-examples', {
+  description: 'Synthesize the seed examples into dist/',
+  exec: 'node bin/mcp-operator.js synth -f examples/servers -o dist',
+});
+
+new JsonFile(project, 'renovate.json', {
+  obj: {
+    $schema: 'https://docs.renovatebot.com/renovate-schema.json',
+    extends: ['config:recommended'],
+    schedule: ['before 6am on monday'],
+    timezone: 'UTC',
+    vulnerabilityAlerts: { enabled: true, labels: ['security'], schedule: ['at any time'] },
+    osvVulnerabilityAlerts: true,
+    packageRules: [
+      { groupName: 'npm runtime dependencies', matchManagers: ['npm'], matchDepTypes: ['dependencies'] },
+      { groupName: 'npm dev dependencies', matchManagers: ['npm'], matchDepTypes: ['devDependencies'] },
+      { groupName: 'go control-plane modules', matchManagers: ['gomod'] },
+      { groupName: 'github actions', matchManagers: ['github-actions'] },
+    ],
+  },
+});
+
+new TextFile(project, '.nvmrc', { lines: ['24'] });
+
+project.synth();

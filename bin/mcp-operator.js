@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+'use strict';
+// A plain JavaScript entry so the CLI starts without a TypeScript toolchain; the code is in build/.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`mcp-operator needs Node.js >= 22.19 (this is ${process.version}); run: source hack/env.sh\n`);
+  process.exit(2);
+}
+require('../build/lib/cli/main.js').run(process.argv.slice(2)).then((code) => { process.exitCode = code; });

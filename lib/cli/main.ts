@@ -1,0 +1,53 @@
+import { readFileSync } from 'fs';
+import { Command, CommanderError, Option } from 'commander';
+import { PROJECT_VERSION } from '../version';
+import { crdCommand } from './crd';
+import { CliIo, ExitCode, UsageError } from './io';
+import { synthCommand, validateCommand } from './synth';
+
+export type { CliIo } from './io';
+
+/** Every command, wired to the given streams so tests can run the CLI in-process. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('mcp-operator')
+    .description('Run MCP (Model Context Protocol) servers on Kubernetes: synthesize manifests, resolve servers from the MCP Registry, run the controller.')
+    .version(PROJECT_VERSION, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+  for (const command of [synthCommand(io), validateCommand(io), crdCommand(io)]) program.addCommand(command);
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).showHelpAfterError('(run with --help for usage)');
+  }
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 ok, 1 invalid input or failure, 2 usage. */
+export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return io.exitCode ?? ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.Ok;
+      return ExitCode.Usage;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`error: ${err.message}\n`);
+      return ExitCode.Usage;
+    }
+    io.stderr.write(`error: ${(err as Error).message}\n`);
+    return ExitCode.Failure;
+  }
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    readStdin: () => readFileSync(0, 'utf8'),
+  };
+}
+
+export { Option };

@@ -1,0 +1,150 @@
+/**
+ * The MCPServer resource, written once. `mcpServerSpec` is where the TS types, the CRD's
+ * openAPIV3Schema (see ./crd.ts) and runtime validation (see ./validate.ts) all come from.
+ */
+import { affinity, DNS1123_SUBDOMAIN, ENV_NAME, envFromSource, envVar, LABEL_KEY, resourceRequirements, toleration } from './k8s';
+import { Infer, s } from './schema';
+
+export const API_GROUP = 'mcp.io';
+export const API_VERSION = 'v1';
+export const KIND = 'MCPServer';
+export const PLURAL = 'mcpservers';
+
+/** Defaults the seed documents, plus the ones we add; the CRD carries the same values. */
+export const DEFAULTS = {
+  tag: 'latest',
+  replicas: 1,
+  port: 8080,
+  serviceType: 'ClusterIP',
+  transport: 'http',
+  httpPath: '/mcp',
+  configMountPath: '/etc/mcp',
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  terminationGracePeriodSeconds: 30,
+  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
+} as const;
+
+const IMAGE_REF = '^[a-zA-Z0-9][a-zA-Z0-9._\\-/:@]*$';
+
+const probeTuning = s.object({
+  initialDelaySeconds: s.integer({ minimum: 0 }),
+  periodSeconds: s.integer({ minimum: 1 }),
+  timeoutSeconds: s.integer({ minimum: 1 }),
+  failureThreshold: s.integer({ minimum: 1 }),
+  successThreshold: s.integer({ minimum: 1 }),
+}, { description: 'Overrides of the probe timing.' });
+
+export const probesSpec = s.object({
+  enabled: s.boolean({ description: 'Set false to run without liveness and readiness probes.' }),
+  liveness: probeTuning,
+  readiness: probeTuning,
+}, { description: 'Liveness and readiness probes. Defaults: TCP on the port (HTTP /healthz and /readyz of the bridge for stdio); liveness 30s/10s/5s, readiness 5s/5s/3s.' });
+
+export const securitySpec = s.object({
+  runAsUser: s.integer({ minimum: 1, format: 'int64', description: 'Numeric UID (default 65532). 0 is not allowed: pods run as non-root.' }),
+  runAsGroup: s.integer({ minimum: 0, format: 'int64', description: 'Numeric GID (default 65532).' }),
+  fsGroup: s.integer({ minimum: 0, format: 'int64', description: 'Group owning mounted volumes (default runAsGroup).' }),
+  readOnlyRootFilesystem: s.boolean({ description: 'Default true; /tmp and $HOME are writable emptyDirs either way.' }),
+}, { description: 'Overrides of the restricted security context.' });
+
+export const transportSpec = s.object({
+  type: s.enum(['http', 'stdio'] as const, { description: 'http: the server listens on port. stdio: the server speaks MCP on stdin/stdout and the in-pod bridge serves it over streamable HTTP.' }),
+  path: s.string({ pattern: '^/[^\\s]*$', patternHint: 'an absolute URL path such as /mcp', description: 'HTTP path of the MCP endpoint (default /mcp).' }),
+}, { description: 'How the server speaks MCP (default http).' });
+
+export const registrySpec = s.object({
+  name: s.string({
+    description: 'Server name in the MCP Registry, e.g. io.github.modelcontextprotocol/filesystem.',
+    pattern: '^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$',
+    patternHint: 'a registry server name such as io.github.owner/server',
+    maxLength: 200,
+  }),
+  version: s.string({ description: 'Exact version, or latest (default; resolved once and pinned).', minLength: 1, maxLength: 255 }),
+  url: s.string({ description: 'Registry base URL (default https://registry.modelcontextprotocol.io).', pattern: '^https?://[^\\s]+$', patternHint: 'an http(s) URL' }),
+  package: s.enum(['oci', 'npm', 'pypi'] as const, { description: 'Which package of the server to deploy when it has several (default: oci, then npm, then pypi).' }),
+}, { required: ['name'], description: 'Take image, command, arguments and environment from the MCP Registry.' });
+
+export const mcpServerSpec = s.object({
+  image: s.string({ description: 'Container image of the MCP server. Required unless registry is set.', pattern: IMAGE_REF, patternHint: 'an image reference such as ghcr.io/org/server', maxLength: 512 }),
+  tag: s.string({ description: 'Image tag (default latest). Ignored when image has an @sha256 digest.', pattern: '^[\\w][\\w.-]{0,127}$', patternHint: 'an image tag (letters, digits, "_", ".", "-"; at most 128)', default: DEFAULTS.tag }),
+  replicas: s.integer({ minimum: 0, maximum: 1000, default: DEFAULTS.replicas, description: 'Number of pods (default 1).' }),
+  port: s.integer({ minimum: 1, maximum: 65535, default: DEFAULTS.port, description: 'Port the server listens on (default 8080).' }),
+  serviceType: s.enum(['ClusterIP', 'NodePort', 'LoadBalancer'] as const, { default: DEFAULTS.serviceType, description: 'Type of the Service (default ClusterIP).' }),
+  command: s.array(s.string(), { description: 'Entrypoint of the container.' }),
+  args: s.array(s.string(), { description: 'Arguments of the entrypoint.' }),
+  env: s.array(envVar, { listType: 'map', listMapKeys: ['name'], description: 'Environment variables; credentials only through valueFrom.secretKeyRef.' }),
+  envFrom: s.array(envFromSource, { description: 'Whole ConfigMaps or Secrets as environment.' }),
+  resources: resourceRequirements,
+  nodeSelector: s.map(s.string({ maxLength: 63 }), { keyPattern: LABEL_KEY, keyHint: 'a label key', description: 'Node labels the pods must match.' }),
+  tolerations: s.array(toleration),
+  affinity,
+  config: s.map(s.string(), {
+    keyPattern: '^[-._a-zA-Z0-9]+$',
+    keyHint: 'a ConfigMap key (letters, digits, "-", "_", ".")',
+    description: 'Configuration files: a ConfigMap mounted at configMountPath; pods roll when it changes.',
+  }),
+  configMountPath: s.string({ pattern: '^/[^:]*$', patternHint: 'an absolute path', description: 'Where config is mounted (default /etc/mcp).' }),
+  transport: transportSpec,
+  registry: registrySpec,
+  probes: probesSpec,
+  security: securitySpec,
+  imagePullPolicy: s.enum(['Always', 'IfNotPresent', 'Never'] as const),
+  imagePullSecrets: s.array(s.string({ pattern: DNS1123_SUBDOMAIN, patternHint: 'a Secret name' }), { listType: 'set', description: 'Names of Secrets for pulling the image.' }),
+  serviceAccountName: s.string({ pattern: DNS1123_SUBDOMAIN, patternHint: 'a ServiceAccount name', description: 'Use an existing ServiceAccount instead of the one made per server.' }),
+  automountServiceAccountToken: s.boolean({ description: 'Mount a Kubernetes API token into the pods (default false).' }),
+  terminationGracePeriodSeconds: s.integer({ minimum: 0, maximum: 3600, format: 'int64', description: 'Time for graceful shutdown (default 30).' }),
+  podAnnotations: s.map(s.string(), { keyPattern: LABEL_KEY, keyHint: 'an annotation key' }),
+  podLabels: s.map(s.string({ maxLength: 63 }), { keyPattern: LABEL_KEY, keyHint: 'a label key' }),
+  verify: s.boolean({ description: 'Controller only: connect as an MCP client after rollout and record the tool count in status.' }),
+}, { description: 'Desired state of an MCP server.' })
+  .withRule({
+    rule: 'has(self.image) || has(self.registry)',
+    message: 'either image or registry must be set',
+    fieldPath: '.image',
+    check: (v) => v.image !== undefined || v.registry !== undefined,
+  });
+
+const condition = s.object({
+  type: s.string(),
+  status: s.enum(['True', 'False', 'Unknown'] as const),
+  reason: s.string(),
+  message: s.string(),
+  lastTransitionTime: s.string({ format: 'date-time' }),
+  observedGeneration: s.integer({ format: 'int64' }),
+}, { required: ['type', 'status'] });
+
+export const mcpServerStatus = s.object({
+  phase: s.enum(['Pending', 'Running', 'Failed', 'Terminating'] as const),
+  replicas: s.integer(),
+  readyReplicas: s.integer(),
+  observedGeneration: s.integer({ format: 'int64' }),
+  selector: s.string({ description: 'Label selector of the pods, for the scale subresource.' }),
+  image: s.string({ description: 'The image reference actually deployed.' }),
+  registryVersion: s.string({ description: 'The registry version the spec was resolved to.' }),
+  url: s.string({ description: 'In-cluster URL of the MCP endpoint.' }),
+  tools: s.integer({ description: 'Number of tools the server listed at the last verification.' }),
+  conditions: s.array(condition, { listType: 'map', listMapKeys: ['type'] }),
+});
+
+export const mcpServerMetadata = s.object({
+  name: s.string({
+    pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$',
+    patternHint: 'a DNS-1035 label (lowercase letters, digits and "-", starting with a letter), because it names the Service',
+    maxLength: 63,
+  }),
+});
+
+export type MCPServerSpec = Infer<typeof mcpServerSpec>;
+export type MCPServerStatus = Infer<typeof mcpServerStatus>;
+export type TransportType = 'http' | 'stdio';
+
+export interface MCPServerResource {
+  apiVersion: `${typeof API_GROUP}/${typeof API_VERSION}`;
+  kind: typeof KIND;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  spec: MCPServerSpec;
+  status?: MCPServerStatus;
+}
+
+export { ENV_NAME };
