@@ -93,9 +93,6 @@ const project = new typescript.TypeScriptProject({
       collectCoverage: false,
     },
   },
-  tsJestOptions: {
-    transformOptions: { isolatedModules: true },
-  },
   gitignore: ['/dist/', '/build/', '/.cache/', '*.tsbuildinfo'],
 });
 
