@@ -112,18 +112,21 @@ project.package.addField('exports', {
 });
 project.package.addField('files', ['build/lib', 'build/bin', 'bin', 'imports', 'README.md']);
 
-const importCrd = project.addTask('import-crd', {
+project.addTask('import-crd', {
   description: 'Regenerate imports/ from the CRD that lib/spec produces',
   steps: [
+    { spawn: 'compile' },
     { exec: 'node bin/mcp-operator.js crd > build/mcpserver-crd.yaml' },
     { exec: 'cdk8s import --no-check-upgrade --language typescript --output imports build/mcpserver-crd.yaml' },
   ],
 });
-importCrd.description;
 
 project.addTask('synth-examples', {
   description: 'Synthesize the seed examples into dist/',
-  exec: 'node bin/mcp-operator.js synth -f examples/servers -o dist',
+  steps: [
+    { exec: 'node bin/mcp-operator.js synth -f examples/servers -o dist/servers' },
+    { exec: 'node bin/mcp-operator.js synth -f examples/quickstart -o dist/quickstart' },
+  ],
 });
 
 new JsonFile(project, 'renovate.json', {
