@@ -6,4 +6,6 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`mcp-operator needs Node.js >= 22.19 (this is ${process.version}); run: source hack/env.sh\n`);
   process.exit(2);
 }
+// A closed pipe (`mcp-operator crd | head`) is the reader's choice, not an error worth a stack trace.
+process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
 require('../build/lib/cli/main.js').run(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -90,7 +90,7 @@ export class McpChild {
       cwd: cmd.cwd,
     });
     this.pid = this.proc.pid;
-    this.log = options.logger.child({ pid: this.pid, purpose: this.purpose });
+    this.log = options.logger.child({ childPid: this.pid, purpose: this.purpose });
     let resolveExited!: (exit: ChildExit) => void;
     this.exited = new Promise((resolve) => (resolveExited = resolve));
     this.wire(resolveExited);
@@ -107,7 +107,7 @@ export class McpChild {
 
   /** Tags further log lines (stderr included) with the owning session. */
   setLogger(logger: Logger): void {
-    this.log = logger.child({ pid: this.pid, purpose: this.purpose });
+    this.log = logger.child({ childPid: this.pid, purpose: this.purpose });
   }
 
   /**

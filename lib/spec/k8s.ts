@@ -69,8 +69,8 @@ export function looksLikeSecretName(name: string): boolean {
 export const envVar = s
   .object(
     {
-      name: s.string({ description: 'Environment variable name.', pattern: ENV_NAME, patternHint: 'a valid environment variable name (letters, digits, "_", "-", "."; not starting with a digit)', minLength: 1 }),
-      value: s.string({ description: 'Literal value. Not allowed for names that look like credentials; use valueFrom.secretKeyRef.' }),
+      name: s.string({ description: 'Environment variable name.', pattern: ENV_NAME, patternHint: 'a valid environment variable name (letters, digits, "_", "-", "."; not starting with a digit)', minLength: 1, maxLength: 253 }),
+      value: s.string({ description: 'Literal value. Not allowed for names that look like credentials; use valueFrom.secretKeyRef.', maxLength: 32768 }),
       valueFrom: envVarSource,
     },
     { required: ['name'] },
@@ -110,9 +110,9 @@ export const resourceRequirements = s.object(
 );
 
 export const toleration = s.object({
-  key: s.string({ description: 'Taint key; empty with operator Exists matches all taints.' }),
+  key: s.string({ description: 'Taint key; empty with operator Exists matches all taints.', maxLength: 316 }),
   operator: s.enum(['Exists', 'Equal'] as const),
-  value: s.string(),
+  value: s.string({ maxLength: 63 }),
   effect: s.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const),
   tolerationSeconds: s.integer({ format: 'int64' }),
 }).withRule({

@@ -1,0 +1,69 @@
+/** Errors of registry access and of turning a server.json into a deployment, typed for callers to branch on. */
+
+export type RegistryErrorKind =
+  | 'not-found'
+  | 'unknown-version'
+  | 'deleted'
+  | 'rate-limited'
+  | 'server'
+  | 'timeout'
+  | 'network'
+  | 'malformed'
+  /** `--offline` and the answer is not in the cache. */
+  | 'offline';
+
+export interface RegistryErrorDetails {
+  readonly url?: string;
+  readonly server?: string;
+  readonly version?: string;
+  readonly status?: number;
+  /** For `unknown-version`: the versions the registry does have. */
+  readonly available?: readonly string[];
+  readonly cause?: unknown;
+}
+
+export class RegistryError extends Error {
+  public readonly url?: string;
+  public readonly server?: string;
+  public readonly version?: string;
+  public readonly status?: number;
+  public readonly available?: readonly string[];
+
+  constructor(public readonly kind: RegistryErrorKind, message: string, details: RegistryErrorDetails = {}) {
+    super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
+    this.name = 'RegistryError';
+    this.url = details.url;
+    this.server = details.server;
+    this.version = details.version;
+    this.status = details.status;
+    this.available = details.available;
+  }
+
+  /** Worth trying again later: the registry or the way to it had a bad moment. */
+  public get transient(): boolean {
+    if (this.kind === 'server') return this.status === undefined || this.status >= 500;
+    return this.kind === 'rate-limited' || this.kind === 'timeout' || this.kind === 'network';
+  }
+}
+
+/** The server exists, but nothing in it can run as a Kubernetes workload. */
+export class NotDeployableError extends Error {
+  constructor(public readonly server: string, public readonly version: string, public readonly reason: string) {
+    super(`${server}@${version} is not deployable: ${reason}`);
+    this.name = 'NotDeployableError';
+  }
+}
+
+/** A problem the user can fix in the MCPServer spec; `path` is relative to the resource root. */
+export interface MappingProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Every problem found while mapping one server.json onto one MCPServer spec. */
+export class MappingError extends Error {
+  constructor(public readonly server: string, public readonly version: string, public readonly problems: readonly MappingProblem[]) {
+    super(`${server}@${version}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    this.name = 'MappingError';
+  }
+}
