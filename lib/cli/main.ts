@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_VERSION } from '../version';
 import { crdCommand } from './crd';
+import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
 import { synthCommand, validateCommand } from './synth';
 
@@ -15,7 +16,7 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  for (const command of [synthCommand(io), validateCommand(io), crdCommand(io)]) program.addCommand(command);
+  for (const command of [synthCommand(io), validateCommand(io), crdCommand(io), installCommand(io), uninstallCommand(io)]) program.addCommand(command);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).showHelpAfterError('(run with --help for usage)');
   }

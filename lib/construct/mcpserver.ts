@@ -132,16 +132,7 @@ export class MCPServer extends Construct {
       imagePullPolicy: spec.imagePullPolicy as kplus.ImagePullPolicy | undefined,
       ...this.entrypoint(stdio),
       ports: [{ name: PORT_NAME, number: spec.port }],
-      securityContext: {
-        ensureNonRoot: true,
-        user: spec.security?.runAsUser ?? DEFAULTS.runAsUser,
-        group: spec.security?.runAsGroup ?? DEFAULTS.runAsGroup,
-        readOnlyRootFilesystem: spec.security?.readOnlyRootFilesystem ?? true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        capabilities: { drop: [kplus.Capability.ALL] },
-        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-      },
+      securityContext: restrictedContext(spec, spec.security?.readOnlyRootFilesystem ?? true),
     });
     this.mountWritableDirs(stdio, bridgeImage ?? BRIDGE_IMAGE);
 
@@ -185,16 +176,7 @@ export class MCPServer extends Construct {
         command: ['/opt/mcp-operator/mcp-bridge'],
         args: ['install', BRIDGE_BIN],
         volumeMounts: [{ path: BRIDGE_DIR, volume: bridge }],
-        securityContext: {
-          ensureNonRoot: true,
-          user: this.spec.security?.runAsUser ?? DEFAULTS.runAsUser,
-          group: this.spec.security?.runAsGroup ?? DEFAULTS.runAsGroup,
-          readOnlyRootFilesystem: true,
-          allowPrivilegeEscalation: false,
-          privileged: false,
-          capabilities: { drop: [kplus.Capability.ALL] },
-          seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-        },
+        securityContext: restrictedContext(this.spec, true),
         resources: {
           cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(200) },
           memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) },
@@ -234,6 +216,20 @@ export class MCPServer extends Construct {
     patches.push(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
     deployment.addJsonPatch(...patches);
   }
+}
+
+/** PodSecurity `restricted` for one container, in cdk8s-plus terms (see ./security.ts for the JSON form). */
+function restrictedContext(spec: MCPServerSpec, readOnlyRootFilesystem: boolean): kplus.ContainerSecurityContextProps {
+  return {
+    ensureNonRoot: true,
+    user: spec.security?.runAsUser ?? DEFAULTS.runAsUser,
+    group: spec.security?.runAsGroup ?? DEFAULTS.runAsGroup,
+    readOnlyRootFilesystem,
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    capabilities: { drop: [kplus.Capability.ALL] },
+    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+  };
 }
 
 const LIVENESS = { initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, successThreshold: 1 };
