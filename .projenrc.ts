@@ -129,6 +129,14 @@ project.addTask('synth-examples', {
   ],
 });
 
+project.addTask('helm-chart', {
+  description: 'Regenerate charts/mcp-operator from the install constructs in lib/install',
+  steps: [
+    { spawn: 'compile' },
+    { exec: "node -e \"require('./build/lib/install/helm-chart').writeHelmChart('charts/mcp-operator')\"" },
+  ],
+});
+
 new JsonFile(project, 'renovate.json', {
   obj: {
     $schema: 'https://docs.renovatebot.com/renovate-schema.json',

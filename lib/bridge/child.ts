@@ -233,7 +233,7 @@ export class McpChild {
         signalGroup(pgid, 'SIGKILL');
       }
     }
-    await Promise.race([this.exited, delay(AFTER_KILL_WAIT_MS)]);
+    await Promise.race([this.exited, delay(AFTER_KILL_WAIT_MS, undefined, { ref: false })]);
   }
 }
 
