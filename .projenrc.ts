@@ -46,6 +46,7 @@ const project = new typescript.TypeScriptProject({
     'supergateway@4.0.0',
     'esbuild@^0.28',
     'postject@^1.0.0-alpha.6',
+    'dockerfile-utils@^0.16.3',
   ],
   tsconfig: {
     include: ['lib/**/*.ts'],
