@@ -2,11 +2,11 @@ import { execFileSync, spawnSync } from 'child_process';
 import { readdirSync, readFileSync } from 'fs';
 import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
-import { operatorInstallObjects } from '../lib/install/operator';
+import { cli } from './support/cli';
 import { helmChartFiles } from '../lib/install/helm-chart';
+import { operatorInstallObjects } from '../lib/install/operator';
 import { CONTROLLER_RULES } from '../lib/install/rbac';
 import { podSpecOf, restrictedViolations } from '../lib/policy/restricted';
-import { cli } from './support/cli';
 
 const ROOT = resolve(__dirname, '..');
 const CHART = join(ROOT, 'charts/mcp-operator');

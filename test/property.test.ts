@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { checkResource, desired, MCPServerResource, MCPServerSpec, toYaml } from '../lib';
-import { looksLikeSecretName } from '../lib/spec/k8s';
 import { podSpecOf, restrictedViolations } from '../lib/policy/restricted';
+import { looksLikeSecretName } from '../lib/spec/k8s';
 
 const dnsLabel = fc.stringMatching(/^[a-z]([-a-z0-9]{0,20}[a-z0-9])?$/);
 const envName = fc.stringMatching(/^[A-Z][A-Z0-9_]{0,12}$/).filter((n) => !looksLikeSecretName(n) && n !== 'HOME');

@@ -188,8 +188,10 @@ function parseUrl(url: string): URL | string {
 
 function classify(err: unknown, kind: VerifyTransport, target: URL, timeoutMs: number): VerifyError {
   const where = `${target.hostname}:${target.port || (target.protocol === 'https:' ? 443 : 80)}`;
-  if (err instanceof DeadlineExceeded || (err instanceof McpError && err.code === ErrorCode.RequestTimeout)) {
-    return { kind: 'timeout', message: `no MCP answer from ${where} within ${timeoutMs} ms` };
+  if (err instanceof DeadlineExceeded) return { kind: 'timeout', message: `no MCP answer from ${where} within ${timeoutMs} ms` };
+  if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return { kind: 'timeout', message: `${where}: ${err.message}` };
+  if (causeMessages(err).includes('bad port')) {
+    return { kind: 'invalid-url', message: `port ${target.port} is on fetch's list of blocked ("bad") ports` };
   }
   const sysCode = systemErrorCode(err);
   if (sysCode === 'ECONNREFUSED') return { kind: 'connection-refused', message: `connection refused by ${where} (nothing is listening there)` };
@@ -201,7 +203,7 @@ function classify(err: unknown, kind: VerifyTransport, target: URL, timeoutMs: n
   }
   if (isNotJsonRpc(err)) return { kind: 'not-mcp', message: `${where} answered, but not with MCP JSON-RPC: ${brief(err)}` };
   if (err instanceof McpError) return { kind: 'protocol', message: `MCP handshake failed: ${err.message}` };
-  if (err instanceof Error && /protocol version/i.test(err.message)) return { kind: 'protocol', message: err.message };
+  if (isErrorLike(err) && /protocol version/i.test(err.message)) return { kind: 'protocol', message: err.message };
   return { kind: 'network', message: `${kind} connection to ${where} failed: ${brief(err)}${sysCode ? ` (${sysCode})` : ''}` };
 }
 
@@ -223,13 +225,14 @@ function httpStatusOf(err: unknown): number | undefined {
 function isNotJsonRpc(err: unknown): boolean {
   if (err instanceof StreamableHTTPError && err.code === -1) return true; // unexpected content type
   if (err instanceof SseError) return true; // reachable, but no event stream with an endpoint
-  if (err instanceof SyntaxError) return true; // JSON that does not parse
-  return err instanceof Error && (err.name === 'ZodError' || Array.isArray((err as { issues?: unknown }).issues));
+  if (!isErrorLike(err)) return false;
+  if (err.name === 'SyntaxError') return true; // JSON that does not parse
+  return err.name === 'ZodError' || Array.isArray((err as { issues?: unknown }).issues);
 }
 
 /** Node's fetch hides the socket error two levels down: TypeError → cause → AggregateError/SystemError. */
 function systemErrorCode(err: unknown): string | undefined {
-  for (let current: unknown = err, depth = 0; current instanceof Error && depth < 5; depth++) {
+  for (let current: unknown = err, depth = 0; isErrorLike(current) && depth < 5; depth++) {
     const code = (current as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
     const nested = (current as { errors?: unknown[] }).errors?.[0];
@@ -238,7 +241,24 @@ function systemErrorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+function causeMessages(err: unknown): string[] {
+  const messages: string[] = [];
+  for (let current: unknown = err, depth = 0; isErrorLike(current) && depth < 5; depth++) {
+    messages.push(current.message);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return messages;
+}
+
+/**
+ * Errors raised inside Node's fetch come from another realm when this runs in a VM context
+ * (jest), where `instanceof Error` is false; the shape is what matters.
+ */
+function isErrorLike(value: unknown): value is Error {
+  return typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
+}
+
 function brief(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = isErrorLike(err) ? err.message : String(err);
   return message.replace(/\s+/g, ' ').slice(0, 300);
 }

@@ -21,7 +21,14 @@ function installProps(opts: InstallOptions): OperatorInstallProps {
   }
   const replicas = Number(opts.replicas);
   if (!Number.isInteger(replicas) || replicas < 1) throw new UsageError(`--replicas must be a whole number >= 1 (got ${JSON.stringify(opts.replicas)})`);
-  return { namespace: opts.namespace, image: opts.image, watchNamespace: opts.watchNamespace, replicas, registryUrl: opts.registryUrl, includeCrd: opts.crd };
+  return {
+    namespace: opts.namespace,
+    image: opts.image,
+    watchNamespace: opts.watchNamespace,
+    replicas,
+    registryUrl: opts.registryUrl,
+    includeCrd: opts.crd,
+  };
 }
 
 function print(io: CliIo, objects: unknown[], format: 'yaml' | 'json'): void {

@@ -1,9 +1,9 @@
 export interface CliIo {
   readonly stdout: { write(s: string): unknown };
   readonly stderr: { write(s: string): unknown };
-  readStdin(): string;
   /** Set by a command that finished without throwing but must not report success. */
   exitCode?: number;
+  readStdin(): string;
 }
 
 export enum ExitCode {

@@ -16,7 +16,8 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  for (const command of [synthCommand(io), validateCommand(io), crdCommand(io), installCommand(io), uninstallCommand(io)]) program.addCommand(command);
+  const commands = [synthCommand(io), validateCommand(io), crdCommand(io), installCommand(io), uninstallCommand(io)];
+  for (const command of commands) program.addCommand(command);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).showHelpAfterError('(run with --help for usage)');
   }

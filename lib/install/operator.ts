@@ -109,7 +109,9 @@ export class OperatorInstall extends Construct {
     });
   }
 
-  private grantNamespaced(id: string, where: string, saNamespace: string, name: string, rules: readonly PolicyRule[], labels: Record<string, string>): void {
+  private grantNamespaced(
+    id: string, where: string, saNamespace: string, name: string, rules: readonly PolicyRule[], labels: Record<string, string>,
+  ): void {
     new k8s.KubeRole(this, `${id}-role`, { metadata: { name, namespace: where, labels }, rules: rules.map(rule) });
     new k8s.KubeRoleBinding(this, `${id}-role-binding`, {
       metadata: { name, namespace: where, labels },

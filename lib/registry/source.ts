@@ -16,7 +16,7 @@ export interface RegistrySourceOptions {
 }
 
 export interface GetVersionOptions {
-  /** Skip a fresh cached `latest` (for `--update`). */
+  /** Ask the registry even when the cache has an answer (`--update`, or a cached copy that fails its pin). */
   readonly refresh?: boolean;
 }
 
@@ -42,7 +42,7 @@ export class RegistrySource {
    * is cached for the TTL. Whatever comes back has passed the status check (deleted → error).
    */
   public async getVersion(name: string, version: string, options: GetVersionOptions = {}): Promise<ServerResponse> {
-    if (version !== 'latest') return this.exact(name, version);
+    if (version !== 'latest') return this.exact(name, version, options.refresh);
     const response = await this.cached('latest', name, `${name}@latest`, () => this.client.getVersion(name, 'latest'), options.refresh);
     this.remember(response);
     return response;
@@ -66,8 +66,8 @@ export class RegistrySource {
     });
   }
 
-  private async exact(name: string, version: string): Promise<ServerResponse> {
-    const hit = this.cache?.read<ServerResponse>(this.registry, 'version', `${name}@${version}`);
+  private async exact(name: string, version: string, refresh = false): Promise<ServerResponse> {
+    const hit = refresh ? undefined : this.cache?.read<ServerResponse>(this.registry, 'version', `${name}@${version}`);
     if (hit) {
       checkStatus(hit.value, this.registry, this.warn);
       return hit.value;
