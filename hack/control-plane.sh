@@ -17,6 +17,7 @@
 #   MCP_OPERATOR_CACHE       binary cache root        (default: $HOME/.cache/mcp-operator)
 #   MCP_OPERATOR_CP_STATE    state dir (pids, logs, pki, kubeconfig, etcd data) (default: /tmp/mcp-operator-cp)
 #   MCP_OPERATOR_CP_TIMEOUT  seconds to wait for readiness (default: 120)
+#   MCP_OPERATOR_CP_STOP_GRACE  seconds between SIGTERM and SIGKILL on stop (default: 15)
 #
 # Informational output goes to stderr; stdout carries only results (KUBECONFIG=..., status, kubectl output).
 set -euo pipefail
@@ -85,7 +86,7 @@ cmd_build() {
     x+=" -X $pkg.gitVersion=${K8S_VERSION} -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor}"
     x+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=0000000000000000000000000000000000000000"
   done
-  log "building kube-apiserver ${K8S_VERSION}, kubectl ${K8S_VERSION}, etcd ${ETCD_VERSION} (cold: ~20-30 min on 2 cores)"
+  log "building kube-apiserver ${K8S_VERSION}, kubectl ${K8S_VERSION}, etcd ${ETCD_VERSION} (cold: ~6-10 min on 2 cores, plus module downloads)"
   local start=$SECONDS
   (
     cd "$MOD_DIR"
@@ -139,24 +140,43 @@ is_ours() {
 
 group_alive() { kill -0 -- "-$1" 2>/dev/null; }
 
-# stop_group PGID NAME BINARY: SIGTERM the process group, wait up to STOP_GRACE s, then SIGKILL.
-stop_group() {
-  local pg=$1 name=$2 bin=$3
-  [[ -n $pg ]] || return 0
-  if ! group_alive "$pg"; then return 0; fi
-  if alive "$pg" && ! is_ours "$pg" "$bin"; then
-    log "pid $pg is no longer our $name; not touching it"
-    return 0
-  fi
-  log "stopping $name (process group $pg)"
-  kill -TERM -- "-$pg" 2>/dev/null || true
-  local deadline=$((SECONDS + STOP_GRACE))
-  while group_alive "$pg" && ((SECONDS < deadline)); do sleep 0.1; done
-  if group_alive "$pg"; then
-    log "$name did not stop within ${STOP_GRACE}s; SIGKILL"
+# stop_groups PGID NAME BINARY [PGID NAME BINARY ...]: SIGTERM each process group, wait up to
+# STOP_GRACE s for all of them, then SIGKILL what is left. Never signals anything by name.
+stop_groups() {
+  local pgs=() pg name bin arg0
+  while (($# >= 3)); do
+    pg=$1 name=$2 bin=$3
+    shift 3
+    [[ -n $pg ]] || continue
+    group_alive "$pg" || continue
+    # The group id stays reserved while any member lives, so only a live leader running some other
+    # program means the pid was reused. (A dying or zombie leader has an empty cmdline.)
+    arg0=$(tr '\0' '\n' <"/proc/$pg/cmdline" 2>/dev/null | head -n1) || true
+    if [[ -n $arg0 && $arg0 != "$bin" ]]; then
+      log "pid $pg is no longer our $name ($arg0); not touching it"
+      continue
+    fi
+    log "stopping $name (process group $pg)"
+    kill -TERM -- "-$pg" 2>/dev/null || true
+    pgs+=("$pg")
+  done
+  ((${#pgs[@]})) || return 0
+  local deadline=$((SECONDS + STOP_GRACE)) left
+  while :; do
+    left=()
+    for pg in "${pgs[@]}"; do group_alive "$pg" && left+=("$pg"); done
+    ((${#left[@]})) || return 0
+    ((SECONDS < deadline)) || break
+    sleep 0.1
+  done
+  for pg in "${left[@]}"; do
+    log "process group $pg did not stop within ${STOP_GRACE}s; SIGKILL"
     kill -KILL -- "-$pg" 2>/dev/null || true
-    while group_alive "$pg"; do sleep 0.1; done
-  fi
+  done
+  deadline=$((SECONDS + 10))
+  for pg in "${left[@]}"; do
+    while group_alive "$pg" && ((SECONDS < deadline)); do sleep 0.1; done
+  done
 }
 
 # spawn LOGFILE CMD...: start CMD in its own session/process group, detached from our stdio and
@@ -391,8 +411,10 @@ cmd_up() {
 
 do_down() {
   if load_state 2>/dev/null; then
-    stop_group "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
-    stop_group "${ST_ETCD_PID:-}" etcd "$ST_BIN_DIR/etcd"
+    # kube-apiserver first, and only then etcd: its graceful shutdown removes its endpoint lease
+    # from etcd and otherwise hangs (until SIGKILL) when etcd disappears at the same time.
+    stop_groups "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
+    stop_groups "${ST_ETCD_PID:-}" etcd "$ST_BIN_DIR/etcd"
   fi
   rm -rf "${STATE:?}"
 }
@@ -433,7 +455,7 @@ require_etcd() {
 cmd_stop_apiserver() {
   with_lock
   require_etcd
-  stop_group "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
+  stop_groups "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
   ST_APISERVER_PID=
   save_state
 }
@@ -455,7 +477,7 @@ cmd_restart_apiserver() {
   with_lock
   require_etcd
   local t0=$SECONDS
-  stop_group "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
+  stop_groups "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
   ST_APISERVER_PID=
   save_state
   start_apiserver
@@ -519,19 +541,25 @@ cmd_env() {
   echo "STATE=$STATE"
 }
 
-case ${1:-} in
-  build) cmd_build ;;
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  kubectl) shift; cmd_kubectl "$@" ;;
-  restart-apiserver) cmd_restart_apiserver ;;
-  stop-apiserver) cmd_stop_apiserver ;;
-  start-apiserver) cmd_start_apiserver ;;
-  gen-gomod) shift; cmd_gen_gomod "$@" ;;
-  env) cmd_env ;;
-  *)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-    exit 2
-    ;;
-esac
+main() {
+  case ${1:-} in
+    build) cmd_build ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    kubectl) shift; cmd_kubectl "$@" ;;
+    restart-apiserver) cmd_restart_apiserver ;;
+    stop-apiserver) cmd_stop_apiserver ;;
+    start-apiserver) cmd_start_apiserver ;;
+    gen-gomod) shift; cmd_gen_gomod "$@" ;;
+    env) cmd_env ;;
+    *)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+      exit 2
+      ;;
+  esac
+}
+
+# One line, parsed whole before it runs: bash reads scripts lazily, so editing or checking out this
+# file while a long `build`/`up` runs must not make it execute a shifted remainder.
+main "$@"; exit $?
