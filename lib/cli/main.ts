@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_VERSION } from '../version';
 import { crdCommand } from './crd';
+import { initCommand, registryCommand } from '../registry/cli';
 import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
 import { synthCommand, validateCommand } from './synth';
@@ -16,7 +17,9 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  const commands = [synthCommand(io), validateCommand(io), crdCommand(io), installCommand(io), uninstallCommand(io)];
+  const commands = [
+    synthCommand(io), validateCommand(io), crdCommand(io), registryCommand(io), initCommand(io), installCommand(io), uninstallCommand(io),
+  ];
   for (const command of commands) program.addCommand(command);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).showHelpAfterError('(run with --help for usage)');

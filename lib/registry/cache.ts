@@ -13,7 +13,7 @@ import { join } from 'path';
 
 export const DEFAULT_TTL_MS = 60 * 60 * 1000;
 
-export type CacheKind = 'version' | 'latest' | 'versions' | 'list';
+export type CacheKind = 'version' | 'latest' | 'versions' | 'list' | 'status';
 
 export interface CacheEntry<T> {
   readonly storedAt: number;

@@ -69,11 +69,13 @@ const API_PREFIX = '/v0.1';
 /** The registry client; one instance per base URL. */
 export class RegistryClient {
   public readonly baseUrl: string;
+  /** Per attempt, covering the response body too. */
+  public readonly timeoutMs: number;
+  private readonly options: RegistryClientOptions;
   private readonly fetchFn: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
   private readonly rateLimitBackoffMs: number;
@@ -82,6 +84,7 @@ export class RegistryClient {
   private readonly onWarning: (message: string) => void;
 
   constructor(options: RegistryClientOptions = {}) {
+    this.options = options;
     this.baseUrl = normalizeBaseUrl(options.baseUrl ?? DEFAULT_REGISTRY_URL);
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -94,6 +97,11 @@ export class RegistryClient {
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.onWarning = options.onWarning ?? (() => undefined);
+  }
+
+  /** The same client with some knobs changed, e.g. a single quick attempt for a check that may be skipped. */
+  public derive(overrides: Partial<RegistryClientOptions>): RegistryClient {
+    return new RegistryClient({ ...this.options, baseUrl: this.baseUrl, ...overrides });
   }
 
   /** One page of `GET /v0.1/servers`. */

@@ -58,6 +58,8 @@ export class NotDeployableError extends Error {
 export interface MappingProblem {
   readonly path: string;
   readonly message: string;
+  /** For `spec.command` / `spec.args`: the list to write, with `<placeholders>` for what is unknown. */
+  readonly suggestion?: readonly string[];
 }
 
 /** Every problem found while mapping one server.json onto one MCPServer spec. */

@@ -5,7 +5,10 @@
 import { RegistryCache } from './cache';
 import { checkStatus, ListServersParams, RegistryClient } from './client';
 import { RegistryError } from './errors';
-import { ServerList, ServerResponse } from './types';
+import { officialMeta, ServerList, ServerResponse } from './types';
+
+/** A status re-check must not hold up a run that could go on from the cache. */
+const REVALIDATE_TIMEOUT_MS = 3_000;
 
 export interface RegistrySourceOptions {
   readonly client: RegistryClient;
@@ -22,12 +25,16 @@ export interface GetVersionOptions {
 
 export class RegistrySource {
   public readonly client: RegistryClient;
+  private readonly quick: RegistryClient;
   private readonly cache?: RegistryCache;
   private readonly offline: boolean;
   private readonly warn: (message: string) => void;
+  /** Set after a re-check found the registry unreachable, so later ones in this run are skipped. */
+  private unreachable = false;
 
   constructor(options: RegistrySourceOptions) {
     this.client = options.client;
+    this.quick = options.client.derive({ maxAttempts: 1, timeoutMs: Math.min(options.client.timeoutMs, REVALIDATE_TIMEOUT_MS) });
     this.cache = options.cache;
     this.offline = options.offline ?? false;
     this.warn = options.warn ?? (() => undefined);
@@ -43,9 +50,30 @@ export class RegistrySource {
    */
   public async getVersion(name: string, version: string, options: GetVersionOptions = {}): Promise<ServerResponse> {
     if (version !== 'latest') return this.exact(name, version, options.refresh);
-    const response = await this.cached('latest', name, `${name}@latest`, () => this.client.getVersion(name, 'latest'), options.refresh);
-    this.remember(response);
-    return response;
+    const fetchLatest = async () => this.remember(await this.client.getVersion(name, 'latest'));
+    return this.cached('latest', name, `${name}@latest`, fetchLatest, options.refresh);
+  }
+
+  /**
+   * A pinned version comes from the cache, but its status can change after it was pinned: a version
+   * found to be malicious is marked deleted. So once per cache TTL the registry is asked again (deleted
+   * versions included, which the registry otherwise hides), in one quick attempt; a deleted version is
+   * an error, and when the registry cannot answer the pinned copy is used, with a warning. Returns the
+   * registry's fresh answer, if it gave one.
+   */
+  public async revalidate(name: string, version: string): Promise<ServerResponse | undefined> {
+    const key = `${name}@${version}`;
+    if (this.offline || this.unreachable || !this.cache) return undefined;
+    const seen = this.cache.read(this.registry, 'status', key);
+    if (seen && this.cache.isFresh(seen, 'status')) return undefined;
+    try {
+      return this.remember(await this.quick.getVersion(name, version, { includeDeleted: true }));
+    } catch (err) {
+      if (!(err instanceof RegistryError) || err.kind === 'deleted') throw err;
+      if (err.transient) this.unreachable = true;
+      this.warn(`could not re-check ${key} with the registry (${err.message}); using the pinned copy`);
+      return undefined;
+    }
   }
 
   /** Every version of a server, newest first. */
@@ -73,14 +101,15 @@ export class RegistrySource {
       return hit.value;
     }
     this.assertOnline(`${name}@${version}`);
-    const response = await this.client.getVersion(name, version);
-    this.remember(response);
-    return response;
+    return this.remember(await this.client.getVersion(name, version));
   }
 
-  /** Published versions never change, so each one fetched is kept for good. */
-  private remember(response: ServerResponse): void {
-    this.cache?.write(this.registry, 'version', `${response.server.name}@${response.server.version}`, response);
+  /** Published versions never change, so each one fetched is kept for good; its status only for the TTL. */
+  private remember(response: ServerResponse): ServerResponse {
+    const key = `${response.server.name}@${response.server.version}`;
+    this.cache?.write(this.registry, 'version', key, response);
+    this.cache?.write(this.registry, 'status', key, officialMeta(response) ?? {});
+    return response;
   }
 
   private async cached<T>(kind: 'latest' | 'versions' | 'list', key: string, what: string, fetchIt: () => Promise<T>, refresh = false): Promise<T> {

@@ -67,7 +67,7 @@ export const registrySpec = s.object({
 
 export const mcpServerSpec = s.object({
   image: s.string({ description: 'Container image of the MCP server. Required unless registry is set.', pattern: IMAGE_REF, patternHint: 'an image reference such as ghcr.io/org/server', maxLength: 512 }),
-  tag: s.string({ description: 'Image tag (default latest). Ignored when image has an @sha256 digest.', pattern: '^[\\w][\\w.-]{0,127}$', patternHint: 'an image tag (letters, digits, "_", ".", "-"; at most 128)', default: DEFAULTS.tag }),
+  tag: s.string<string>({ description: 'Image tag (default latest). Ignored when image has an @sha256 digest.', pattern: '^[\\w][\\w.-]{0,127}$', patternHint: 'an image tag (letters, digits, "_", ".", "-"; at most 128)', default: DEFAULTS.tag }),
   replicas: s.integer({ minimum: 0, maximum: 1000, default: DEFAULTS.replicas, description: 'Number of pods (default 1).' }),
   port: s.integer({ minimum: 1, maximum: 65535, default: DEFAULTS.port, description: 'Port the server listens on (default 8080).' }),
   serviceType: s.enum(['ClusterIP', 'NodePort', 'LoadBalancer'] as const, { default: DEFAULTS.serviceType, description: 'Type of the Service (default ClusterIP).' }),
