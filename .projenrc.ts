@@ -138,6 +138,15 @@ project.addTask('helm-chart', {
   ],
 });
 
+project.addTask('build-bridge', {
+  description: 'Build the self-contained stdio bridge (Node single executable) into build/bridge/mcp-bridge',
+  steps: [{ spawn: 'compile' }, { exec: 'bash hack/build-bridge.sh' }],
+});
+
+// The SDK maps `@modelcontextprotocol/sdk/*.js` through package exports that the import resolver
+// of eslint-plugin-import does not follow; TypeScript resolves them, which is what matters.
+project.eslint?.addRules({ 'import/no-unresolved': ['error', { ignore: ['^@modelcontextprotocol/sdk/'] }] });
+
 new JsonFile(project, 'renovate.json', {
   obj: {
     $schema: 'https://docs.renovatebot.com/renovate-schema.json',

@@ -161,3 +161,20 @@ describe('the installed command', () => {
     expect(usage.status).toBe(2);
   });
 });
+
+describe('lazily loaded commands', () => {
+  test('the top-level help lists them with the summaries of the real commands', async () => {
+    const { LAZY_COMMANDS } = await import('../lib/cli/main');
+    const io = { stdout: { write: () => true }, stderr: { write: () => true }, readStdin: () => '' };
+    const help = (await cli(['--help'])).stdout;
+    for (const [name, lazy] of Object.entries(LAZY_COMMANDS)) {
+      const real = lazy.load(io);
+      expect(real.name()).toBe(name);
+      expect(real.summary()).toBe(lazy.summary);
+      expect(help).toMatch(new RegExp(`${name}.*${lazy.summary.slice(0, 20)}`));
+      const own = await cli([name, '--help']);
+      expect(own.code).toBe(0);
+      expect(own.stdout).toContain(`Usage: mcp-operator ${name}`);
+    }
+  });
+});

@@ -13,6 +13,7 @@ import { createLogger } from './logger';
 import { createMetrics, type BridgeMetrics } from './metrics';
 import { resolveOptions, type BridgeOptions, type ResolvedOptions } from './options';
 import { WarmPool } from './pool';
+import { countZombieChildren } from './proc';
 import { Readiness, type ReadinessState } from './readiness';
 import { Session, type SessionEndReason, type SessionInfo, type TransportKind } from './session';
 
@@ -75,7 +76,7 @@ class Bridge {
     private readonly opts: ResolvedOptions,
     private readonly log: Logger,
   ) {
-    this.metrics = createMetrics();
+    this.metrics = createMetrics(() => countZombieChildren(process.pid, new Set([...this.children].map((child) => child.pid ?? -1))));
     this.server = createServer((req, res) => void this.route(req, res));
     this.server.on('connection', (socket) => socket.setKeepAlive(true, TCP_KEEPALIVE_MS));
     this.pool = new WarmPool({
@@ -106,6 +107,12 @@ class Bridge {
     this.port = (this.server.address() as AddressInfo).port;
     // Children are only started once the port is ours, so a failed start leaks nothing.
     process.on('exit', this.killAllNow);
+    if (process.pid === 1) {
+      this.log.warn(
+        'running as PID 1: Node cannot reap grandchildren orphaned by an MCP server (npx, uvx, sh -c); ' +
+          'give the pod an init (shareProcessNamespace: true, or tini) and watch mcp_bridge_zombie_processes',
+      );
+    }
     this.readiness.start();
     this.pool.start();
     this.log.info(
@@ -252,7 +259,9 @@ class Bridge {
     await transport.start();
     // SSEServerTransport sends nothing while idle; proxies cut silent streams, and only a
     // failed write tells us a client vanished without closing its socket.
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+    const keepalive = setInterval(() => {
+      if (!res.writableEnded) res.write(': keepalive\n\n');
+    }, SSE_KEEPALIVE_MS);
     res.once('close', () => clearInterval(keepalive));
   }
 

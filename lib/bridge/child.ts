@@ -58,6 +58,10 @@ export function describeExit(exit: ChildExit): string {
  * everything it starts (npx → node, uvx → python, sh -c ...) can be signalled at once.
  */
 export class McpChild {
+  static spawn(cmd: ChildCommand, options: ChildOptions): McpChild {
+    return new McpChild(cmd, options);
+  }
+
   readonly pid: number | undefined;
   readonly purpose: ChildPurpose;
   readonly spawnedAt = Date.now();
@@ -75,10 +79,6 @@ export class McpChild {
   private fatalError: Error | undefined;
   private terminating: Promise<void> | undefined;
   private log: Logger;
-
-  static spawn(cmd: ChildCommand, options: ChildOptions): McpChild {
-    return new McpChild(cmd, options);
-  }
 
   private constructor(cmd: ChildCommand, options: ChildOptions) {
     this.purpose = options.purpose;

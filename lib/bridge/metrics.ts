@@ -36,6 +36,7 @@ export interface BridgeMetrics {
   readonly childSpawns: Counter<'purpose'>;
   readonly childCrashes: Counter<'phase'>;
   readonly poolIdle: Gauge;
+  readonly zombies: Gauge;
   readonly requestDuration: Histogram<'method' | 'outcome'>;
 }
 
@@ -43,7 +44,7 @@ export interface BridgeMetrics {
  * Each bridge gets its own registry: tests (and anyone embedding the bridge) may run several
  * in one process, and the global registry would refuse the second set of names.
  */
-export function createMetrics(): BridgeMetrics {
+export function createMetrics(countZombies: () => number): BridgeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const registers = [registry];
@@ -89,6 +90,14 @@ export function createMetrics(): BridgeMetrics {
       name: `${PREFIX}pool_idle`,
       help: 'Pre-spawned MCP server processes waiting for a session',
       registers,
+    }),
+    zombies: new Gauge({
+      name: `${PREFIX}zombie_processes`,
+      help: 'Unreaped exited processes whose parent is the bridge; grows only when the bridge is PID 1 without an init',
+      registers,
+      collect() {
+        this.set(countZombies());
+      },
     }),
     requestDuration: new Histogram({
       name: `${PREFIX}request_duration_seconds`,

@@ -14,6 +14,7 @@ export interface PoolDeps {
 
 const MAX_BACKOFF_MS = 30_000;
 const BASE_BACKOFF_MS = 250;
+const DEFERRED_REFILL_MS = 250;
 
 /**
  * Keeps `size` children started but NOT initialized, so a new session skips process start
@@ -59,7 +60,11 @@ export class WarmPool {
 
   private afterChange(): void {
     this.deps.metrics.poolIdle.set(this.idle.length);
-    this.fill();
+    // Starting a server runtime costs a burst of CPU that would land in the handshake of the
+    // session that just took a warm child. While another warm child remains, refill a moment
+    // later; with none left, a burst of sessions needs the replacement at once.
+    const delayMs = this.idle.length > 0 ? DEFERRED_REFILL_MS : 0;
+    setTimeout(() => this.fill(), delayMs).unref();
   }
 
   private fill(): void {

@@ -86,6 +86,7 @@ export class Session<T extends Transport = Transport> {
   private openExchanges = 0;
   private standaloneStreams = 0;
   private initialized = false;
+  private initializeSent = false;
   private deletedByClient = false;
   private drainRequested = false;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -170,15 +171,23 @@ export class Session<T extends Transport = Transport> {
 
   private fromClient(message: JSONRPCMessage): void {
     if (this.ended) return;
+    if (isJSONRPCRequest(message) && message.method === 'initialize' && this.initializeSent) {
+      // The streamable transport refuses this itself; legacy SSE would pass it through.
+      this.sendToClient({ jsonrpc: '2.0', id: message.id, error: { code: ErrorCode.InvalidRequest, message: 'Invalid Request: the session is already initialized' } });
+      return;
+    }
     if (isJSONRPCRequest(message)) {
       this.pending.set(message.id, {
         method: message.method,
         startedAt: performance.now(),
         progressToken: progressTokenOf(message.params),
       });
-      if (message.method === 'initialize') this.armInitTimer();
+      if (message.method === 'initialize') {
+        this.initializeSent = true;
+        this.armInitTimer();
+      }
     } else if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-      this.releaseCancelled(message.params?.['requestId']);
+      this.releaseCancelled(message.params?.requestId);
     }
     // A dead child cannot take the message; its exit handler fails what is pending.
     this.deps.child.send(message);
@@ -218,7 +227,7 @@ export class Session<T extends Transport = Transport> {
   private routeFor(message: JSONRPCMessage): RequestId | undefined {
     if (this.kind === 'sse') return undefined;
     if (isJSONRPCNotification(message) && message.method === 'notifications/progress') {
-      const token = message.params?.['progressToken'];
+      const token = message.params?.progressToken;
       for (const [id, pending] of this.pending) if (pending.progressToken === token) return id;
     }
     if (this.standaloneStreams > 0) return undefined;

@@ -1,24 +1,43 @@
 import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_VERSION } from '../version';
-import { crdCommand } from './crd';
 import { initCommand, registryCommand } from '../registry/cli';
+import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
 import { synthCommand, validateCommand } from './synth';
 
 export type { CliIo } from './io';
 
+/**
+ * Commands whose modules load the MCP SDK or the Kubernetes client. They are loaded only when
+ * invoked (or their help is asked for), so `synth` and friends start without paying for them; the
+ * top-level help lists them by these summaries (a test checks they match the real ones).
+ */
+export const LAZY_COMMANDS: Record<string, { readonly summary: string; load(io: CliIo): Command }> = {
+  bridge: {
+    summary: 'serve a stdio MCP server over streamable HTTP and legacy SSE',
+    load: (io) => require('../bridge/commands').bridgeCommand(io),
+  },
+  verify: {
+    summary: 'check that a URL serves a working MCP server',
+    load: (io) => require('../bridge/commands').verifyCommand(io),
+  },
+};
+
 /** Every command, wired to the given streams so tests can run the CLI in-process. */
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(io: CliIo, argv: readonly string[] = []): Command {
   const program = new Command('mcp-operator')
     .description('Run MCP (Model Context Protocol) servers on Kubernetes: synthesize manifests, resolve servers from the MCP Registry, run the controller.')
     .version(PROJECT_VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
+  const invoked = argv[0] === 'help' ? argv[1] : argv[0];
+  const lazy = Object.entries(LAZY_COMMANDS).map(([name, c]) => (name === invoked ? c.load(io) : new Command(name).summary(c.summary)));
   const commands = [
-    synthCommand(io), validateCommand(io), crdCommand(io), registryCommand(io), initCommand(io), installCommand(io), uninstallCommand(io),
+    synthCommand(io), validateCommand(io), crdCommand(io), registryCommand(io), initCommand(io),
+    ...lazy, installCommand(io), uninstallCommand(io),
   ];
   for (const command of commands) program.addCommand(command);
   for (const command of program.commands) {
@@ -29,7 +48,7 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 invalid input or failure, 2 usage. */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const program = buildProgram(io);
+  const program = buildProgram(io, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return io.exitCode ?? ExitCode.Ok;

@@ -144,6 +144,17 @@ export class MCPServer extends Construct {
     for (const [key, value] of Object.entries(this.selectorLabels)) this.service.selectLabel(key, value);
 
     this.applyPassThroughFields(stdio);
+    if (stdio) this.adaptForStdio();
+  }
+
+  /**
+   * A stdio server keeps its MCP session in one bridge process, so a client must keep reaching the same
+   * pod; and the bridge (PID 1 of its container) starts npx/uvx trees whose orphans only an init
+   * process reaps, which a shared process namespace provides (the pause container).
+   */
+  private adaptForStdio(): void {
+    ApiObject.of(this.service).addJsonPatch(JsonPatch.add('/spec/sessionAffinity', 'ClientIP'));
+    ApiObject.of(this.deployment).addJsonPatch(JsonPatch.add('/spec/template/spec/shareProcessNamespace', true));
   }
 
   /** For stdio servers the bridge is the entrypoint and starts the server's own command per session. */
@@ -151,9 +162,11 @@ export class MCPServer extends Construct {
     const spec = this.spec;
     if (!stdio) return { command: spec.command, args: spec.args };
     const path = spec.transport?.path ?? DEFAULTS.httpPath;
+    // The bridge drains sessions on SIGTERM; it must finish (drain + kill grace of 3 s) inside the pod's grace period.
+    const grace = Math.max(1, (spec.terminationGracePeriodSeconds ?? DEFAULTS.terminationGracePeriodSeconds) - 5);
     return {
       command: [BRIDGE_BIN],
-      args: ['serve', '--port', String(spec.port), '--path', path, '--', ...(spec.command ?? []), ...(spec.args ?? [])],
+      args: ['serve', '--port', String(spec.port), '--path', path, '--grace', String(grace), '--', ...(spec.command ?? []), ...(spec.args ?? [])],
     };
   }
 
