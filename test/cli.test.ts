@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
+import { LAZY_COMMANDS } from '../lib/cli/main';
 import { BAD_INPUTS } from './fixtures/bad-inputs';
 import { cli } from './support/cli';
 
@@ -164,7 +165,6 @@ describe('the installed command', () => {
 
 describe('lazily loaded commands', () => {
   test('the top-level help lists them with the summaries of the real commands', async () => {
-    const { LAZY_COMMANDS } = await import('../lib/cli/main');
     const io = { stdout: { write: () => true }, stderr: { write: () => true }, readStdin: () => '' };
     const help = (await cli(['--help'])).stdout;
     for (const [name, lazy] of Object.entries(LAZY_COMMANDS)) {

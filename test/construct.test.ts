@@ -222,7 +222,10 @@ describe('MCPServer overrides', () => {
     const pod = one(objects, 'Deployment').spec.template.spec;
     const c = pod.containers[0];
     expect(c.command).toEqual(['/mcp-bridge/mcp-bridge']);
-    expect(c.args).toEqual(['serve', '--port', '8080', '--path', '/mcp', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']);
+    expect(c.args).toEqual(['serve', '--port', '8080', '--path', '/mcp', '--grace', '25', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']);
+    // Sessions live in one bridge process: keep a client on one pod, and let the pause container reap orphans.
+    expect(one(objects, 'Service').spec.sessionAffinity).toBe('ClientIP');
+    expect(pod.shareProcessNamespace).toBe(true);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'mcp' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'mcp' });
     expect(pod.initContainers).toHaveLength(1);
