@@ -9,18 +9,7 @@ import { FakeRegistry, fixturesDir } from '../support/registry-server';
 const ROOT = resolve(__dirname, '../..');
 const CONTEXT7 = 'io.github.upstash/context7';
 
-let registry: FakeRegistry;
-
-beforeAll(async () => {
-  registry = await FakeRegistry.start();
-});
-afterAll(async () => {
-  await registry.stop();
-});
-beforeEach(async () => {
-  await registry.restart();
-  registry.reset();
-});
+const registry = FakeRegistry.forTestFile();
 
 function serverFile(dir: string, name: string, registryName: string, extra = ''): string {
   const file = join(dir, `${name}.yaml`);

@@ -8,18 +8,7 @@ import { FakeRegistry } from '../support/registry-server';
 const TERRAFORM = 'io.github.hashicorp/terraform-mcp-server';
 const CONTEXT7 = 'io.github.upstash/context7';
 
-let registry: FakeRegistry;
-
-beforeAll(async () => {
-  registry = await FakeRegistry.start();
-});
-afterAll(async () => {
-  await registry.stop();
-});
-beforeEach(async () => {
-  await registry.restart();
-  registry.reset();
-});
+const registry = FakeRegistry.forTestFile();
 
 async function failure(p: Promise<unknown>): Promise<RegistryError> {
   try {

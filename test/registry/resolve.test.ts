@@ -12,18 +12,7 @@ import { FakeRegistry } from '../support/registry-server';
 const CONTEXT7 = 'io.github.upstash/context7';
 const AIRTABLE = 'io.github.domdomegg/airtable-mcp-server';
 
-let registry: FakeRegistry;
-
-beforeAll(async () => {
-  registry = await FakeRegistry.start();
-});
-afterAll(async () => {
-  await registry.stop();
-});
-beforeEach(async () => {
-  await registry.restart();
-  registry.reset();
-});
+const registry = FakeRegistry.forTestFile();
 
 function resource(name: string, spec: Record<string, unknown>, file = 'servers.yaml', index = 0): ValidatedResource {
   const { resource: r, issues } = checkResource({ apiVersion: 'mcp.io/v1', kind: 'MCPServer', metadata: { name }, spec });

@@ -44,6 +44,21 @@ export class FakeRegistry {
     return registry;
   }
 
+  /**
+   * One registry for a whole test file: listening before the first test, restarted and reset before
+   * each (so faults and overrides never leak between tests), stopped after the last.
+   */
+  public static forTestFile(dir: string = fixturesDir()): FakeRegistry {
+    const registry = new FakeRegistry(dir);
+    beforeAll(() => registry.listen());
+    afterAll(() => registry.stop());
+    beforeEach(async () => {
+      await registry.restart();
+      registry.reset();
+    });
+    return registry;
+  }
+
   public readonly requests: RecordedRequest[] = [];
   /** `{"error": ...}` as openapi.yaml documents it, or problem+json as the hosted registry sends. */
   public errorShape: ErrorShape = 'problem';
