@@ -118,7 +118,8 @@ project.addTask('import-crd', {
   steps: [
     { spawn: 'compile' },
     { exec: 'node bin/mcp-operator.js crd > build/mcpserver-crd.yaml' },
-    { exec: 'cdk8s import --no-check-upgrade --language typescript --output imports build/mcpserver-crd.yaml' },
+    // Run from build/: `cdk8s import` records its inputs in the cdk8s.yaml of the working directory.
+    { exec: 'cd build && cdk8s import --no-check-upgrade --language typescript --output ../imports mcpserver-crd.yaml' },
   ],
 });
 

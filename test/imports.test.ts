@@ -12,9 +12,11 @@ describe('imports/ and the cdk8s app', () => {
   test('imports/mcp.io.ts is what `cdk8s import` makes of the current CRD (run `npx projen import-crd` when this fails)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-import-'));
     writeFileSync(join(dir, 'crd.yaml'), toYaml([mcpServerCrd()]));
-    const result = spawnSync(CDK8S, ['import', '--no-check-upgrade', '--language', 'typescript', '--output', join(dir, 'imports'), join(dir, 'crd.yaml')], { encoding: 'utf8' });
+    // From the temp dir: `cdk8s import` records what it imported in the cdk8s.yaml of its working directory.
+    const result = spawnSync(CDK8S, ['import', '--no-check-upgrade', '--language', 'typescript', '--output', join(dir, 'imports'), join(dir, 'crd.yaml')], { encoding: 'utf8', cwd: dir });
     expect(result.status).toBe(0);
     expect(readFileSync(join(ROOT, 'imports/mcp.io.ts'), 'utf8')).toBe(readFileSync(join(dir, 'imports/mcp.io.ts'), 'utf8'));
+    expect(readFileSync(join(ROOT, 'cdk8s.yaml'), 'utf8')).not.toMatch(/imports:/);
   });
 
   test('`cdk8s synth` runs the TypeScript example app offline', () => {
