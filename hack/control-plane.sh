@@ -356,7 +356,7 @@ start_apiserver() {
     --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv"
     --service-account-issuer=https://kubernetes.default.svc.cluster.local
     --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key"
-    --service-cluster-ip-range=10.0.0.0/24
+    --service-cluster-ip-range=10.0.0.0/16
     --authorization-mode=RBAC --allow-privileged=true
     --disable-admission-plugins=ServiceAccount
   )

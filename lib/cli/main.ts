@@ -1,7 +1,9 @@
 import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PROJECT_VERSION } from '../version';
+import { controllerCommand } from '../controller/cli';
 import { initCommand, registryCommand } from '../registry/cli';
+import { registryResolveHook } from '../registry/controller-hook';
 import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
@@ -37,13 +39,20 @@ export function buildProgram(io: CliIo, argv: readonly string[] = []): Command {
   const lazy = Object.entries(LAZY_COMMANDS).map(([name, c]) => (name === invoked ? c.load(io) : new Command(name).summary(c.summary)));
   const commands = [
     synthCommand(io), validateCommand(io), crdCommand(io), registryCommand(io), initCommand(io),
-    ...lazy, installCommand(io), uninstallCommand(io),
+    ...lazy, controllerWithRegistry(io), installCommand(io), uninstallCommand(io),
   ];
   for (const command of commands) program.addCommand(command);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) }).showHelpAfterError('(run with --help for usage)');
   }
   return program;
+}
+
+/** The controller resolves `spec.registry` with the same registry code as `synth`. */
+function controllerWithRegistry(io: CliIo): Command {
+  return controllerCommand(io, {
+    makeResolver: (registryUrl) => registryResolveHook({ registryUrl, warn: (m) => io.stderr.write(`warning: ${m}\n`) }),
+  });
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 invalid input or failure, 2 usage. */

@@ -163,12 +163,21 @@ export class OperatorInstall extends Construct {
                 }],
               },
             },
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('256Mi') } }],
             containers: [{
               name: 'controller',
               image: props.image ?? `${OPERATOR_IMAGE_REPOSITORY}:v${PROJECT_VERSION}`,
               imagePullPolicy: 'IfNotPresent',
               args,
-              env: [{ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
+              env: [
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                // Registry answers are cached on the writable emptyDir; the root filesystem is read-only.
+                { name: 'XDG_CACHE_HOME', value: '/tmp/cache' },
+                // Caps V8's young generation, which otherwise grows with the node's memory: about 140 MiB
+                // instead of 200 MiB with 1,000 servers (bench/controller/RESULTS.md).
+                { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+              ],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
               ports: [
                 { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' },
                 { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' },

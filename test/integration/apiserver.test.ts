@@ -5,9 +5,10 @@
 import { readdirSync, readFileSync } from 'fs';
 import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
-import { desired, mcpServerCrd, readInputs, toYaml, validateDocuments } from '../../lib';
+import { desired, readInputs, toYaml, validateDocuments } from '../../lib';
 import { podSpecOf } from '../../lib/policy/restricted';
 import { BAD_INPUTS } from '../fixtures/bad-inputs';
+import { installCrd } from '../controller/support';
 import { freshNamespace, kubectl } from '../support/control-plane';
 
 const ROOT = resolve(__dirname, '../..');
@@ -20,11 +21,6 @@ async function ok(args: string[], input?: string): Promise<string> {
   return res.stdout;
 }
 
-/** Applies the CRD; several test files share the API server, so this must be idempotent. */
-export async function installCrd(): Promise<void> {
-  await ok(['apply', '--server-side', '--force-conflicts', '--field-manager=mcp-operator-tests', '-f', '-'], toYaml([mcpServerCrd()]));
-  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/mcpservers.mcp.io']);
-}
 
 function seedText(file: string): string {
   return readFileSync(join(ROOT, 'examples', file), 'utf8');

@@ -1,0 +1,194 @@
+/**
+ * Deletion through the finalizer, conflicts with concurrent writers, and an API server restart in
+ * the middle of a run.
+ */
+import {
+  apiWrites, applyServer, closeTestClient, freshNamespace, getObject, installCrd, kc, kcJson, mcpServer, metricSum, reconciles,
+  startTestController, TestController, testClient, waitFor,
+} from './support';
+import { FINALIZER } from '../../lib/controller';
+import { DEPLOYMENT, KubeObject, MCP_SERVER, POD, SERVICE, SERVICE_ACCOUNT } from '../../lib/controller/kube';
+import { restartApiServer } from '../support/control-plane';
+
+const SLACK_MS = 3_000;
+
+let ns: string;
+let controller: TestController;
+
+beforeAll(async () => {
+  await installCrd();
+  ns = await freshNamespace('ctrl-lifecycle');
+  controller = await startTestController(ns, 'lifecycle', { deletionSlackMs: SLACK_MS, backoff: { baseDelayMs: 5, maxDelayMs: 2_000 } });
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  await closeTestClient();
+});
+
+/** Waits until nothing was reconciled for `quietMs`. */
+async function idle(quietMs = 700): Promise<void> {
+  let last = -1;
+  let since = Date.now();
+  await waitFor('the controller to go idle', async () => {
+    const count = await reconciles(controller);
+    if (count !== last) {
+      last = count;
+      since = Date.now();
+      return false;
+    }
+    return Date.now() - since >= quietMs;
+  });
+}
+
+async function status(name: string): Promise<any> {
+  return (await getObject(MCP_SERVER, ns, name))?.status;
+}
+
+/** A pod as the ReplicaSet would make it (there is no ReplicaSet controller here), admitted by PodSecurity restricted. */
+function podOf(server: string): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `${server}-pod`, labels: { 'app.kubernetes.io/name': 'mcpserver', 'app.kubernetes.io/instance': server } },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'c', image: 'x', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+    },
+  };
+}
+
+/** Plays the garbage collector, which this control plane does not run, for a foreground deletion. */
+async function collectGarbage(name: string): Promise<void> {
+  await kc(['patch', 'deployment', name, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+}
+
+describe('deletion', () => {
+  test('marks Terminating, deletes the owned objects, waits for the Deployment and its pods, then drops the finalizer', async () => {
+    await applyServer(ns, mcpServer('doomed', { image: 'x', config: { a: 'b' } }));
+    await waitFor('the objects of doomed', async () => (await status('doomed'))?.phase === 'Pending' && (await getObject(DEPLOYMENT, ns, 'doomed')));
+    await kc(['create', '-n', ns, '-f', '-'], JSON.stringify(podOf('doomed')));
+
+    await kc(['delete', 'mcpserver', 'doomed', '-n', ns, '--wait=false']);
+    await waitFor('Terminating', async () => (await status('doomed'))?.phase === 'Terminating');
+    const dep = await waitFor('the Deployment to be deleting in the foreground', async () => {
+      const d = await getObject(DEPLOYMENT, ns, 'doomed');
+      return d?.metadata.deletionTimestamp ? d : undefined;
+    });
+    expect(dep.metadata.finalizers).toContain('foregroundDeletion');
+    await waitFor('Service, ServiceAccount and ConfigMap to go', async () =>
+      !(await getObject(SERVICE, ns, 'doomed')) && !(await getObject(SERVICE_ACCOUNT, ns, 'doomed')) && !(await kc(['get', 'configmaps', '-n', ns, '-o', 'name'])).includes('doomed-config'));
+
+    // The Deployment and a pod are still there: the MCPServer must stay.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await getObject(MCP_SERVER, ns, 'doomed'))?.metadata.finalizers).toContain(FINALIZER);
+    await collectGarbage('doomed');
+    await waitFor('the Deployment to go', async () => !(await getObject(DEPLOYMENT, ns, 'doomed')));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await getObject(MCP_SERVER, ns, 'doomed')).toBeDefined();
+
+    await kc(['delete', 'pod', 'doomed-pod', '-n', ns]);
+    await waitFor('the MCPServer to go', async () => !(await getObject(MCP_SERVER, ns, 'doomed')), 15_000);
+    const events = await kcJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=doomed,reason=Deleted']);
+    expect(events.items.map((e: any) => e.message).join('\n')).toMatch(/deleted .*Deployment doomed/);
+  });
+
+  test('gives up waiting after terminationGracePeriodSeconds plus the slack, with a warning event', async () => {
+    await applyServer(ns, mcpServer('stuck', { image: 'x', terminationGracePeriodSeconds: 1 }));
+    await waitFor('the Deployment of stuck', () => getObject(DEPLOYMENT, ns, 'stuck'));
+    await kc(['delete', 'mcpserver', 'stuck', '-n', ns, '--wait=false']);
+    const deleting = await waitFor('the deletionTimestamp', async () => (await getObject(MCP_SERVER, ns, 'stuck'))?.metadata.deletionTimestamp);
+    await waitFor('the MCPServer to go anyway', async () => !(await getObject(MCP_SERVER, ns, 'stuck')), 20_000);
+    // Not before the grace period plus the slack, counted from the deletion.
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(deleting) + 1_000 + SLACK_MS);
+    const events = await kcJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=stuck,reason=CleanupTimedOut']);
+    expect(events.items[0]).toMatchObject({ type: 'Warning' });
+    expect(events.items[0].message).toContain('Deployment stuck');
+    await collectGarbage('stuck');
+  });
+});
+
+describe('efficiency', () => {
+  test('a new server takes one reconcile and six writes: the watch echoes of its own writes are not reconciled again', async () => {
+    await idle();
+    const reconcilesBefore = await reconciles(controller);
+    const writesBefore = await apiWrites(controller);
+    await applyServer(ns, mcpServer('quiet', { image: 'x' }));
+    await waitFor('quiet to be reconciled', async () => (await status('quiet'))?.observedGeneration === 1);
+    await idle();
+    expect(await reconciles(controller) - reconcilesBefore).toBe(1);
+    // Finalizer, ServiceAccount, Deployment, Service, status and one Created event.
+    expect(await apiWrites(controller) - writesBefore).toBe(6);
+  });
+});
+
+describe('robustness', () => {
+  test('converges while someone updates the MCPServer concurrently (409 conflicts are retried)', async () => {
+    await applyServer(ns, mcpServer('busy', { image: 'x', env: [{ name: 'N', value: '0' }] }));
+    await waitFor('busy to be reconciled', async () => (await status('busy'))?.observedGeneration === 1);
+    const conflictsBefore = await metricSum(controller, 'mcp_operator_reconcile_total', (l) => l.result === 'conflict');
+    const client = testClient();
+    const conflicts = async () => (await metricSum(controller, 'mcp_operator_reconcile_total', (l) => l.result === 'conflict')) - conflictsBefore;
+    // Update back to back until the controller has been caught between its read and its write at least once (bounded).
+    let last = 0;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (last < 10 || (await conflicts()) === 0)) {
+      last++;
+      await client.mergePatch(MCP_SERVER, ns, 'busy', { spec: { env: [{ name: 'N', value: String(last) }], replicas: (last % 3) + 1 } });
+    }
+    const cr = await waitFor('busy to converge', async () => {
+      const s = await getObject(MCP_SERVER, ns, 'busy');
+      return s && (s.status as any)?.observedGeneration === s.metadata.generation ? s : undefined;
+    });
+    const dep = await getObject(DEPLOYMENT, ns, 'busy');
+    const env = (dep!.spec as any).template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'N', value: String(last) });
+    expect((dep!.spec as any).replicas).toBe((last % 3) + 1);
+    expect((cr.status as any).phase).toBe('Pending');
+    // Status writes are guarded by the resourceVersion they were computed from, so racing updates surface as 409s.
+    expect(await conflicts()).toBeGreaterThan(0);
+  });
+
+  test('recovers its watches after an API server restart and converges on a change made afterwards', async () => {
+    await applyServer(ns, mcpServer('survivor', { image: 'x', replicas: 1 }));
+    await waitFor('survivor to be reconciled', async () => (await status('survivor'))?.observedGeneration === 1);
+    await restartApiServer();
+    await kc(['patch', 'mcpserver', 'survivor', '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":4}}']);
+    await waitFor('the Deployment to follow after the restart', async () => ((await getObject(DEPLOYMENT, ns, 'survivor'))?.spec as any)?.replicas === 4, 60_000);
+    await waitFor('status to follow', async () => (await status('survivor'))?.observedGeneration === 2, 30_000);
+    // Owned-object watches recovered too: drift after the restart is reverted.
+    await kc(['scale', 'deployment', 'survivor', '-n', ns, '--replicas=9']);
+    await waitFor('the drift to be reverted', async () => ((await getObject(DEPLOYMENT, ns, 'survivor'))?.spec as any)?.replicas === 4, 30_000);
+    const readyz = await fetch(`http://${controller.healthAddress}/readyz`);
+    expect(readyz.status).toBe(200);
+  });
+
+  test('reports what the API server rejects as ApplyFailed, with a warning event, and keeps retrying with backoff', async () => {
+    // The CRD cannot check label values; the Deployment's validation does.
+    await applyServer(ns, mcpServer('rejected', { image: 'x', podLabels: { team: 'not a label value!' } }));
+    const st = await waitFor('ApplyFailed', async () => {
+      const s = await status('rejected');
+      return s?.phase === 'Failed' ? s : undefined;
+    });
+    const progressing = st.conditions.find((c: any) => c.type === 'Progressing');
+    expect(progressing).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(progressing.message).toContain('not a label value!');
+    const events = await kcJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=rejected,reason=ApplyFailed']);
+    expect(events.items[0]).toMatchObject({ type: 'Warning' });
+    const errors = await metricSum(controller, 'mcp_operator_reconcile_errors_total');
+    await waitFor('a retry', async () => (await metricSum(controller, 'mcp_operator_reconcile_errors_total')) > errors);
+    // Fixed: applied, and the failure clears.
+    await kc(['patch', 'mcpserver', 'rejected', '-n', ns, '--type=merge', '-p', '{"spec":{"podLabels":{"team":"ok"}}}']);
+    await waitFor('Pending', async () => (await status('rejected'))?.phase === 'Pending', 30_000);
+    expect(((await getObject(DEPLOYMENT, ns, 'rejected'))?.spec as any).template.metadata.labels.team).toBe('ok');
+  });
+
+  test('pods listed for deletion are found by the selector it publishes', async () => {
+    // The selector in status is the one deletion lists pods by; a pod matching it is seen by the API.
+    await applyServer(ns, mcpServer('selectme', { image: 'x' }));
+    const selector = await waitFor('the selector', async () => (await status('selectme'))?.selector as string | undefined);
+    await kc(['create', '-n', ns, '-f', '-'], JSON.stringify(podOf('selectme')));
+    const pods = await testClient().list(POD, ns, { labelSelector: selector });
+    expect(pods.items.map((p) => p.metadata.name)).toEqual(['selectme-pod']);
+  });
+});
