@@ -11,7 +11,7 @@ import {
 } from './support';
 import { DEPLOYMENT, MCP_SERVER, SERVICE } from '../../lib/controller/kube';
 import { operatorInstallObjects } from '../../lib/install/operator';
-import { readConnection } from '../support/control-plane';
+import { kubectl, readConnection } from '../support/control-plane';
 
 const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding']);
 
@@ -69,6 +69,15 @@ test('works with exactly the RBAC of the install, as its ServiceAccount', async 
   await waitFor('the MCPServer to go', async () => !(await getObject(MCP_SERVER, watched, 'least')), 60_000);
 
   expect(await metricSum(controller, 'mcp_operator_api_requests_total', (l) => l.code === '403')).toBe(0);
+  // Least privilege: what the controller does not use, its ServiceAccount cannot do.
+  const asOperator = (args: string[]) => kubectl([`--kubeconfig=${kubeconfig}`, ...args]);
+  for (const refused of [['get', 'secrets', '-n', watched], ['delete', 'mcpserver', 'anything', '-n', watched], ['get', 'configmaps', '-n', operatorNs], ['get', 'nodes']]) {
+    const res = await asOperator(refused);
+    expect({ refused, code: res.code }).toEqual({ refused, code: 1 });
+    expect(res.stderr).toMatch(/Forbidden|forbidden/);
+  }
+  const canI = await kubectl(['auth', 'can-i', 'create', 'deployments', '-n', watched, `--as=system:serviceaccount:${operatorNs}:${sa}`]);
+  expect(canI.stdout.trim()).toBe('yes');
   expect(await metricSum(controller, 'mcp_operator_reconcile_errors_total')).toBe(0);
   await kc(['patch', 'deployment', 'least', '-n', watched, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
 });
