@@ -99,8 +99,16 @@ const project = new typescript.TypeScriptProject({
 
 // jest loads ESM-only packages (the Kubernetes client) through Node's require(esm), which jest only
 // allows with VM modules turned on.
+// CI checks lint without --fix (projen's own eslint task rewrites files).
+const lint = project.addTask('lint', {
+  description: 'eslint, failing on any finding',
+  env: { ESLINT_USE_FLAT_CONFIG: 'false', NODE_NO_WARNINGS: '1' },
+  exec: 'eslint --ext .ts --max-warnings 0 --no-error-on-unmatched-pattern lib test .projenrc.ts',
+});
+
 project.testTask.reset();
 project.testTask.spawn(project.compileTask);
+project.testTask.spawn(lint);
 project.testTask.env('NODE_OPTIONS', '--experimental-vm-modules --no-warnings=ExperimentalWarning');
 project.testTask.exec('jest --passWithNoTests=false --updateSnapshot=none --ci', { receiveArgs: true });
 

@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
-import { LAZY_COMMANDS } from '../lib/cli/main';
 import { BAD_INPUTS } from './fixtures/bad-inputs';
 import { cli } from './support/cli';
+import { LAZY_COMMANDS } from '../lib/cli/main';
 
 const ROOT = resolve(__dirname, '..');
 const GIT = join(ROOT, 'examples/servers/git-server.yaml');

@@ -1,13 +1,13 @@
 import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
-import { PROJECT_VERSION } from '../version';
-import { controllerCommand } from '../controller/cli';
-import { initCommand, registryCommand } from '../registry/cli';
-import { registryResolveHook } from '../registry/controller-hook';
 import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
 import { synthCommand, validateCommand } from './synth';
+import { controllerCommand } from '../controller/cli';
+import { initCommand, registryCommand } from '../registry/cli';
+import { registryResolveHook } from '../registry/controller-hook';
+import { PROJECT_VERSION } from '../version';
 
 export type { CliIo } from './io';
 
@@ -19,10 +19,12 @@ export type { CliIo } from './io';
 export const LAZY_COMMANDS: Record<string, { readonly summary: string; load(io: CliIo): Command }> = {
   bridge: {
     summary: 'serve a stdio MCP server over streamable HTTP and legacy SSE',
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
     load: (io) => require('../bridge/commands').bridgeCommand(io),
   },
   verify: {
     summary: 'check that a URL serves a working MCP server',
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
     load: (io) => require('../bridge/commands').verifyCommand(io),
   },
 };

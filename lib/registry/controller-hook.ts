@@ -5,14 +5,14 @@
  * never moves a running server to a new release by surprise; the annotation `mcp.io/registry-sync:
  * "true"` opts a resource into following `latest` (re-checked when the cache entry expires).
  */
-import { API_GROUP, API_VERSION, KIND, MCPServerResource } from '../spec/mcpserver';
-import { checkResource } from '../spec/validate';
 import { RegistryCache } from './cache';
 import { normalizeBaseUrl, RegistryClient } from './client';
 import { MappingError } from './errors';
 import { mapServer } from './mapping';
 import { RegistrySource } from './source';
 import { DEFAULT_REGISTRY_URL } from './types';
+import { API_GROUP, API_VERSION, KIND, MCPServerResource } from '../spec/mcpserver';
+import { checkResource } from '../spec/validate';
 
 export const REGISTRY_SYNC_ANNOTATION = 'mcp.io/registry-sync';
 

@@ -6,20 +6,20 @@
  * temp dir here) and `--host 127.0.0.1`, so nothing listens beyond loopback.
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { descendantsOf, EVERYTHING, expectProcessesBackTo, ROOT } from './helpers';
 import { verifyServer } from '../../lib/bridge/verify';
 import { cli } from '../support/cli';
 import { FakeRegistry } from '../support/registry-server';
-import { descendantsOf, EVERYTHING, expectProcessesBackTo, ROOT } from './helpers';
 
 type Obj = Record<string, any>;
 
-const EVERYTHING_VERSION: string = require('@modelcontextprotocol/server-everything/package.json').version;
+const EVERYTHING_VERSION: string = JSON.parse(readFileSync(join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/package.json'), 'utf8')).version;
 let work: string;
 let seaDir: string;
 

@@ -7,8 +7,8 @@ import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
 import { desired, readInputs, toYaml, validateDocuments } from '../../lib';
 import { podSpecOf } from '../../lib/policy/restricted';
-import { BAD_INPUTS } from '../fixtures/bad-inputs';
 import { installCrd } from '../controller/support';
+import { BAD_INPUTS } from '../fixtures/bad-inputs';
 import { freshNamespace, kubectl } from '../support/control-plane';
 
 const ROOT = resolve(__dirname, '../..');

@@ -124,11 +124,11 @@ export async function startControlPlane(): Promise<ControlPlane> {
   if (res.code !== 0 || last === undefined || !last.startsWith('KUBECONFIG=')) {
     throw new Error(`control-plane.sh up failed (exit ${res.code})\n--- stdout\n${res.stdout}\n--- stderr\n${res.stderr}`);
   }
-  const kubeconfigPath = last.slice('KUBECONFIG='.length);
+  const printed = last.slice('KUBECONFIG='.length);
   const conn = readConnection();
   if (!conn) throw new Error(`control-plane.sh up succeeded but ${stateDir()}/connection.json is missing`);
-  if (conn.kubeconfigPath !== kubeconfigPath) {
-    throw new Error(`kubeconfig mismatch: script printed ${kubeconfigPath}, connection.json has ${conn.kubeconfigPath}`);
+  if (conn.kubeconfigPath !== printed) {
+    throw new Error(`kubeconfig mismatch: script printed ${printed}, connection.json has ${conn.kubeconfigPath}`);
   }
   return {
     ...conn,

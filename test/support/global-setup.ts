@@ -8,10 +8,10 @@
  *
  * Set MCP_TEST_CONTROL_PLANE=0 to skip it (unit tests only).
  */
+import * as child_process from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readConnection, startControlPlane, stateDir, CONTROL_PLANE_SCRIPT } from './control-plane';
-import * as child_process from 'child_process';
 
 export interface JestRunInfo {
   /** true when this run started the control plane (teardown then stops it) */
