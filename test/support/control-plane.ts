@@ -189,8 +189,20 @@ function kubectlPath(): string {
 export async function kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ExecResult> {
   const runOpts: RunOptions = { timeoutMs: opts?.timeoutMs ?? 60_000 };
   if (opts?.input !== undefined) runOpts.input = opts.input;
-  return run(kubectlPath(), [`--kubeconfig=${kubeconfigPath()}`, ...args], runOpts);
+  const deadline = Date.now() + UNREACHABLE_RETRY_MS;
+  for (;;) {
+    const res = await run(kubectlPath(), [`--kubeconfig=${kubeconfigPath()}`, ...args], runOpts);
+    if (res.code === 0 || !UNREACHABLE.test(res.stderr) || Date.now() > deadline) return res;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
+
+/**
+ * One test restarts kube-apiserver while other test files run in parallel: a request refused while it
+ * is down (never sent, so safe to repeat) or turned away while it starts is tried again for a while.
+ */
+const UNREACHABLE = /connection to the server .* was refused|connect: connection refused|the server is currently unable to handle the request/;
+const UNREACHABLE_RETRY_MS = 30_000;
 
 /** Default namespace labels: PodSecurity `restricted`, enforced and warned. */
 export const RESTRICTED_LABELS: Readonly<Record<string, string>> = Object.freeze({
