@@ -58,8 +58,27 @@ export class LogCapture {
 }
 
 /** A bridge on 127.0.0.1, an ephemeral port and short timeouts, so tests stay bounded. */
+/** Bridges started by the current test; `closeBridgesAfterEach` closes them. */
+const startedBridges: BridgeHandle[] = [];
+
+/**
+ * For a test file: after each test, close every bridge the test started (and whatever `extra`
+ * closes), then check that every process those bridges spawned (pool, probe, sessions) is gone.
+ */
+export function closeBridgesAfterEach(extra?: () => Promise<void>): void {
+  let baseline: number[];
+  beforeEach(() => {
+    baseline = descendantsOf();
+  });
+  afterEach(async () => {
+    for (const bridge of startedBridges.splice(0)) await bridge.close({ graceMs: 0 });
+    await extra?.();
+    await expectProcessesBackTo(baseline);
+  });
+}
+
 export async function startTestBridge(options: Partial<BridgeOptions> & Pick<BridgeOptions, 'command'>, logs = new LogCapture()): Promise<BridgeHandle> {
-  return startBridge({
+  const bridge = await startBridge({
     host: '127.0.0.1',
     port: 0,
     killGraceMs: 1000,
@@ -68,6 +87,8 @@ export async function startTestBridge(options: Partial<BridgeOptions> & Pick<Bri
     logger: logs.logger,
     ...options,
   });
+  startedBridges.push(bridge);
+  return bridge;
 }
 
 export async function waitFor<T>(

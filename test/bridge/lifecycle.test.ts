@@ -3,11 +3,11 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import {
   connectStreamable,
-  descendantsOf,
+  closeBridgesAfterEach,
   disconnect,
   EVERYTHING,
   everything,
-  expectProcessesBackTo,
+  descendantsOf,
   fixture,
   FIXTURES,
   LogCapture,
@@ -24,17 +24,8 @@ import type { BridgeHandle, ReadinessState } from '../../lib/bridge';
 // process groups. After every case no process the bridge started may be left behind.
 
 let bridge: BridgeHandle | undefined;
-let baseline: number[];
 
-beforeEach(() => {
-  baseline = descendantsOf();
-});
-
-afterEach(async () => {
-  await bridge?.close({ graceMs: 0 });
-  bridge = undefined;
-  await expectProcessesBackTo(baseline);
-});
+closeBridgesAfterEach();
 
 async function readyz(b: BridgeHandle): Promise<{ status: number; body: ReadinessState }> {
   const res = await fetch(new URL('/readyz', b.url));

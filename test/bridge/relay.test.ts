@@ -4,10 +4,10 @@ import { CreateMessageRequestSchema, InitializeResultSchema, LATEST_PROTOCOL_VER
 import {
   connectSse,
   connectStreamable,
-  descendantsOf,
+  closeBridgesAfterEach,
   disconnect,
   everything,
-  expectProcessesBackTo,
+  descendantsOf,
   filesystem,
   LogCapture,
   metric,
@@ -23,18 +23,8 @@ import type { BridgeHandle } from '../../lib/bridge';
 // End-to-end relaying through the bridge to real stdio MCP servers, with real SDK clients.
 
 let bridge: BridgeHandle | undefined;
-let baseline: number[];
 
-beforeEach(() => {
-  baseline = descendantsOf();
-});
-
-afterEach(async () => {
-  await bridge?.close({ graceMs: 0 });
-  bridge = undefined;
-  // Every child the bridge started (pool, probe, sessions) is gone and reaped.
-  await expectProcessesBackTo(baseline);
-});
+closeBridgesAfterEach();
 
 describe('streamable HTTP', () => {
   test('initialize, tools/list and tools/call reach server-everything; DELETE kills its process', async () => {

@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { descendantsOf, everything, expectProcessesBackTo, fixture, freePort, startTestBridge, waitFor } from './helpers';
+import { closeBridgesAfterEach, everything, fixture, freePort, startTestBridge, waitFor } from './helpers';
 import { verifyServer, type BridgeHandle } from '../../lib/bridge';
 
 // verifyServer is what a controller calls to decide whether a deployed server works: it must
@@ -8,19 +8,11 @@ import { verifyServer, type BridgeHandle } from '../../lib/bridge';
 
 let bridge: BridgeHandle | undefined;
 let http: Server | undefined;
-let baseline: number[];
 
-beforeEach(() => {
-  baseline = descendantsOf();
-});
-
-afterEach(async () => {
-  await bridge?.close({ graceMs: 0 });
-  bridge = undefined;
+closeBridgesAfterEach(async () => {
   http?.closeAllConnections();
   await new Promise((resolveClose) => (http ? http.close(resolveClose) : resolveClose(undefined)));
   http = undefined;
-  await expectProcessesBackTo(baseline);
 });
 
 async function serveHttp(listener: RequestListener): Promise<string> {
