@@ -12,7 +12,15 @@ export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const DNS1035_LABEL = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 // Kubernetes' classic env var rule; the API server accepts more since 1.30 but shells do not.
 export const ENV_NAME = '^[-._a-zA-Z][-._a-zA-Z0-9]*$';
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$';
 export const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+
+/** A label (or taint) value: checked here so a bad one is refused before a Deployment ever carries it. */
+export const labelValue = () => s.string({
+  maxLength: 63,
+  pattern: LABEL_VALUE,
+  patternHint: 'a label value (at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit)',
+});
 
 const objectName = (what: string) =>
   s.string({ description: `Name of the ${what}.`, pattern: DNS1123_SUBDOMAIN, patternHint: 'a DNS-1123 subdomain (lowercase letters, digits, "-" and ".")', maxLength: 253 });
@@ -112,7 +120,7 @@ export const resourceRequirements = s.object(
 export const toleration = s.object({
   key: s.string({ description: 'Taint key; empty with operator Exists matches all taints.', maxLength: 316 }),
   operator: s.enum(['Exists', 'Equal'] as const),
-  value: s.string({ maxLength: 63 }),
+  value: labelValue(),
   effect: s.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const),
   tolerationSeconds: s.integer({ format: 'int64' }),
 }).withRule({
@@ -138,7 +146,7 @@ const nodeSelectorTerm = s.object({
 });
 
 export const labelSelector = s.object({
-  matchLabels: s.map(s.string({ maxLength: 63 }), { keyPattern: LABEL_KEY, keyHint: 'a label key' }),
+  matchLabels: s.map(labelValue(), { keyPattern: LABEL_KEY, keyHint: 'a label key' }),
   matchExpressions: s.array(
     s.object(
       {

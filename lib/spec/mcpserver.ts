@@ -2,7 +2,7 @@
  * The MCPServer resource, written once. `mcpServerSpec` is where the TS types, the CRD's
  * openAPIV3Schema (see ./crd.ts) and runtime validation (see ./validate.ts) all come from.
  */
-import { affinity, DNS1123_SUBDOMAIN, ENV_NAME, envFromSource, envVar, LABEL_KEY, resourceRequirements, toleration } from './k8s';
+import { affinity, DNS1123_SUBDOMAIN, ENV_NAME, envFromSource, envVar, LABEL_KEY, labelValue, resourceRequirements, toleration } from './k8s';
 import { Infer, s } from './schema';
 
 export const API_GROUP = 'mcp.io';
@@ -76,7 +76,7 @@ export const mcpServerSpec = s.object({
   env: s.array(envVar, { listType: 'map', listMapKeys: ['name'], maxItems: 256, description: 'Environment variables; credentials only through valueFrom.secretKeyRef.' }),
   envFrom: s.array(envFromSource, { maxItems: 64, description: 'Whole ConfigMaps or Secrets as environment.' }),
   resources: resourceRequirements,
-  nodeSelector: s.map(s.string({ maxLength: 63 }), { keyPattern: LABEL_KEY, keyHint: 'a label key', description: 'Node labels the pods must match.' }),
+  nodeSelector: s.map(labelValue(), { keyPattern: LABEL_KEY, keyHint: 'a label key', description: 'Node labels the pods must match.' }),
   tolerations: s.array(toleration, { maxItems: 64 }),
   affinity,
   config: s.map(s.string(), {
@@ -95,7 +95,7 @@ export const mcpServerSpec = s.object({
   automountServiceAccountToken: s.boolean({ description: 'Mount a Kubernetes API token into the pods (default false).' }),
   terminationGracePeriodSeconds: s.integer({ minimum: 0, maximum: 3600, format: 'int64', description: 'Time for graceful shutdown (default 30).' }),
   podAnnotations: s.map(s.string(), { keyPattern: LABEL_KEY, keyHint: 'an annotation key' }),
-  podLabels: s.map(s.string({ maxLength: 63 }), { keyPattern: LABEL_KEY, keyHint: 'a label key' }),
+  podLabels: s.map(labelValue(), { keyPattern: LABEL_KEY, keyHint: 'a label key' }),
   verify: s.boolean({ description: 'Controller only: connect as an MCP client after rollout and record the tool count in status.' }),
 }, { description: 'Desired state of an MCP server.' })
   .withRule({
