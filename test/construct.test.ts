@@ -111,6 +111,11 @@ describe('MCPServer overrides', () => {
     expect(one(synth({ image: 'x', replicas: 0 }), 'Deployment').spec.replicas).toBe(0);
   });
 
+  test('the version label is the registry version a server was resolved to', () => {
+    const objects = synth({ image: 'node', tag: '24-bookworm-slim', registry: { name: 'io.github.upstash/context7', version: '2.0.0' }, command: ['npx'] });
+    expect(one(objects, 'Deployment').metadata.labels['app.kubernetes.io/version']).toBe('2.0.0');
+  });
+
   test('an image with a digest is used as is, and a tag inside the image wins over tag', () => {
     const digest = 'ghcr.io/acme/s@sha256:' + 'a'.repeat(64);
     expect(container(synth({ image: digest, tag: '1.0' })).image).toBe(digest);

@@ -86,7 +86,7 @@ export class MCPServer extends Construct {
     const labels = {
       ...this.selectorLabels,
       [LABEL_MANAGED_BY]: managedBy ?? 'mcp-operator',
-      [LABEL_VERSION]: versionLabel(this.imageRef),
+      [LABEL_VERSION]: versionLabel(spec, this.imageRef),
     };
     const stdio = spec.transport?.type === 'stdio';
 
@@ -301,9 +301,11 @@ export function imageReference(image: string, tag: string): string {
   return lastSegment.includes(':') ? image : `${image}:${tag}`;
 }
 
-function versionLabel(imageRef: string): string {
+/** The registry version a server was resolved to, else the image's tag (or the start of its digest). */
+function versionLabel(spec: MCPServerSpec, imageRef: string): string {
+  const registryVersion = spec.registry?.version !== 'latest' ? spec.registry?.version : undefined;
   const digest = imageRef.indexOf('@sha256:');
-  const raw = digest >= 0 ? imageRef.slice(digest + 8, digest + 8 + 12) : imageRef.slice(imageRef.lastIndexOf(':') + 1);
+  const raw = registryVersion ?? (digest >= 0 ? imageRef.slice(digest + 8, digest + 8 + 12) : imageRef.slice(imageRef.lastIndexOf(':') + 1));
   // Label values: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends.
   return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '') || PROJECT_VERSION;
 }

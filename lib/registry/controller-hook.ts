@@ -53,7 +53,8 @@ export function registryResolveHook(options: RegistryHookOptions = {}): (resourc
     const response = await sourceFor(ref.url ?? options.registryUrl ?? DEFAULT_REGISTRY_URL).getVersion(ref.name, pinned ?? requested);
     const mapped = mapServer(response.server, resource.spec);
     for (const w of mapped.warnings) warn(`${resource.metadata.name}: ${ref.name}@${response.server.version}: ${w}`);
-    const { resource: resolved, issues } = checkResource({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: resource.metadata, spec: mapped.spec });
+    const spec = { ...mapped.spec, registry: { ...ref, version: response.server.version } };
+    const { resource: resolved, issues } = checkResource({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: resource.metadata, spec });
     if (!resolved) throw new MappingError(ref.name, response.server.version, issues.map((i) => ({ path: i.path, message: i.message })));
     return { resource: { ...resolved, status: resource.status }, registryVersion: response.server.version };
   };

@@ -91,7 +91,9 @@ class Resolver {
     const mapped = mapServer(response.server, spec);
     const label = `${v.origin.file} (${metadata.name})`;
     for (const w of mapped.warnings) this.options.warn(`${label}: ${ref.name}@${response.server.version}: ${w}`);
-    const resolved = checked(v, mapped.spec, `${ref.name}@${response.server.version}`);
+    // The synthesized objects record the exact version they came from, whatever the reference asked for.
+    const pinnedSpec = { ...mapped.spec, registry: { ...ref, version: response.server.version } };
+    const resolved = checked(v, pinnedSpec, `${ref.name}@${response.server.version}`);
     const change = this.lock.set({
       registry: source.registry,
       name: ref.name,
