@@ -20,6 +20,8 @@ export interface ResolveCliOptions {
   cacheDir?: string;
   /** The `-f` inputs; the lockfile defaults to living beside the first one. */
   filename?: readonly string[];
+  /** Set by `validate`: check only, write no lockfile. */
+  readOnly?: boolean;
 }
 
 export const REGISTRY_URL_ENV = 'MCP_REGISTRY_URL';
@@ -43,6 +45,7 @@ export async function resolveResources(resources: ValidatedResource[], opts: Res
     update: opts.update,
     lockfile: opts.lockfile ?? defaultLockfilePath(opts.filename),
     cacheDir: opts.cacheDir,
+    writeLockfile: !opts.readOnly,
     warn: (m) => io.stderr.write(`warning: ${m}\n`),
     info: (m) => io.stderr.write(`${m}\n`),
   });

@@ -52,7 +52,7 @@ export function validateCommand(io: CliIo): Command {
   inputOptions(command);
   addResolveOptions(command);
   return command.action(async (opts: SynthOptions) => {
-    const rendered = await renderAll(opts, io);
+    const rendered = await renderAll({ ...opts, readOnly: true }, io);
     if (rendered) io.stderr.write(`${rendered.length} MCPServer${rendered.length === 1 ? '' : 's'} valid\n`);
   });
 }

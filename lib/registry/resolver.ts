@@ -32,6 +32,8 @@ export interface ResolveOptions {
   readonly warn: (message: string) => void;
   /** Lockfile news (new pins, changes under --update). */
   readonly info: (message: string) => void;
+  /** False for `validate`: resolve and check, but leave the lockfile as it is. @default true */
+  readonly writeLockfile?: boolean;
 }
 
 export interface Resolution {
@@ -63,7 +65,7 @@ export async function resolveRegistryResources(resources: readonly ValidatedReso
     }
   }
   if (problems.length > 0) throw new InvalidInputError(problems);
-  if (changes.length > 0) lock.write();
+  if (changes.length > 0 && options.writeLockfile !== false) lock.write();
   report(changes, lock, options);
   return { resources: out, changes };
 }

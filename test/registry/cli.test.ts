@@ -35,6 +35,15 @@ describe('synth and validate with spec.registry', () => {
     expect(existsSync(join(dir, 'mcp-lock.yaml'))).toBe(true);
   });
 
+  test('validate resolves and checks, but writes no lockfile', async () => {
+    const dir = tempDir();
+    const file = serverFile(dir, 'c7', CONTEXT7);
+    const result = await cli(['validate', '-f', file, ...registryFlags(dir)]);
+    expect(result.stderr).toContain('1 MCPServer valid');
+    expect(result.code).toBe(0);
+    expect(existsSync(join(dir, 'mcp-lock.yaml'))).toBe(false);
+  });
+
   test('a server that cannot be deployed: exit 1, the reason against the field, nothing written', async () => {
     const dir = tempDir();
     const file = serverFile(dir, 'tenant', 'io.modelcontextprotocol.anonymous/multi-tenant-server');
