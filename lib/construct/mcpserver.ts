@@ -3,7 +3,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { EnvVar } from '../spec/k8s';
-import { DEFAULTS, MCPServerSpec, mcpServerMetadata, mcpServerSpec } from '../spec/mcpserver';
+import { DEFAULTS, MCPServerSpec, POD_PATHS, mcpServerMetadata, mcpServerSpec } from '../spec/mcpserver';
 import { ValidationIssue } from '../spec/schema';
 import { BRIDGE_IMAGE, PROJECT_VERSION } from '../version';
 
@@ -17,8 +17,8 @@ export const CONFIG_CHECKSUM_ANNOTATION = 'mcp.io/config-checksum';
 
 const CONTAINER_NAME = 'mcp-server';
 const PORT_NAME = 'mcp';
-const HOME_DIR = '/home/mcp';
-const BRIDGE_DIR = '/mcp-bridge';
+const HOME_DIR = POD_PATHS.home;
+const BRIDGE_DIR = POD_PATHS.bridge;
 const BRIDGE_BIN = `${BRIDGE_DIR}/mcp-bridge`;
 const BRIDGE_HEALTH_PORT_NAME = 'mcp';
 
@@ -174,7 +174,7 @@ export class MCPServer extends Construct {
     // Root stays read-only; servers still need scratch space and a home for caches (npm, uv, pip).
     const tmp = kplus.Volume.fromEmptyDir(this, 'tmp', 'tmp');
     const home = kplus.Volume.fromEmptyDir(this, 'home', 'home');
-    this.container.mount('/tmp', tmp);
+    this.container.mount(POD_PATHS.tmp, tmp);
     this.container.mount(HOME_DIR, home);
     if (this.configMap) {
       const config = kplus.Volume.fromConfigMap(this, 'config-volume', this.configMap, { name: 'config' });

@@ -25,6 +25,9 @@ export const DEFAULTS = {
   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
 } as const;
 
+/** Where every pod mounts its own volumes; config cannot be mounted on top of them. */
+export const POD_PATHS = { tmp: '/tmp', home: '/home/mcp', bridge: '/mcp-bridge' } as const;
+
 const IMAGE_REF = '^[a-zA-Z0-9][a-zA-Z0-9._\\-/:@]*$';
 
 const probeTuning = s.object({

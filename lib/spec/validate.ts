@@ -1,5 +1,5 @@
 import { DNS1123_LABEL } from './k8s';
-import { API_GROUP, API_VERSION, KIND, MCPServerResource, MCPServerSpec, mcpServerMetadata, mcpServerSpec } from './mcpserver';
+import { API_GROUP, API_VERSION, KIND, MCPServerResource, MCPServerSpec, mcpServerMetadata, mcpServerSpec, POD_PATHS } from './mcpserver';
 import { ValidationIssue } from './schema';
 
 /** Where a document came from, so every error can point back at it. */
@@ -100,6 +100,10 @@ function checkSemantics(spec: MCPServerSpec, issues: ValidationIssue[]): void {
     if (r !== undefined && l !== undefined && r > l) {
       issues.push({ path: `spec.resources.requests.${resource}`, message: `must be <= limit ${limit} (got ${request})` });
     }
+  }
+  const mountPath = spec.configMountPath?.replace(/\/+$/, '');
+  if (mountPath !== undefined && (Object.values(POD_PATHS) as string[]).includes(mountPath)) {
+    issues.push({ path: 'spec.configMountPath', message: `must not be ${mountPath}: the pod mounts its own volume there (got ${JSON.stringify(spec.configMountPath)})` });
   }
   if (spec.transport?.type === 'stdio' && !spec.command?.length && !spec.registry) {
     issues.push({ path: 'spec.command', message: 'is required when transport.type is stdio (the bridge must know what to start)' });

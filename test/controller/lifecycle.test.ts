@@ -149,23 +149,25 @@ describe('robustness', () => {
   });
 
   test('reports what the API server rejects as ApplyFailed, with a warning event, and keeps retrying with backoff', async () => {
-    // The CRD cannot check label values; the Deployment's validation does.
-    await applyServer(ns, mcpServer('rejected', { image: 'x', podLabels: { team: 'not a label value!' } }));
+    // Neither the CRD nor the CLI checks that tolerationSeconds goes only with NoExecute; the pod validation does.
+    const toleration = { key: 'dedicated', operator: 'Equal', value: 'mcp', effect: 'NoSchedule', tolerationSeconds: 60 };
+    await applyServer(ns, mcpServer('rejected', { image: 'x', tolerations: [toleration] }));
     const st = await waitFor('ApplyFailed', async () => {
       const s = await status('rejected');
       return s?.phase === 'Failed' ? s : undefined;
     });
     const progressing = st.conditions.find((c: any) => c.type === 'Progressing');
     expect(progressing).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
-    expect(progressing.message).toContain('not a label value!');
+    expect(progressing.message).toContain('tolerationSeconds');
     const events = await kcJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=rejected,reason=ApplyFailed']);
     expect(events.items[0]).toMatchObject({ type: 'Warning' });
     const errors = await metricSum(controller, 'mcp_operator_reconcile_errors_total');
     await waitFor('a retry', async () => (await metricSum(controller, 'mcp_operator_reconcile_errors_total')) > errors);
     // Fixed: applied, and the failure clears.
-    await kc(['patch', 'mcpserver', 'rejected', '-n', ns, '--type=merge', '-p', '{"spec":{"podLabels":{"team":"ok"}}}']);
+    const fixed = { ...toleration, effect: 'NoExecute' };
+    await kc(['patch', 'mcpserver', 'rejected', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { tolerations: [fixed] } })]);
     await waitFor('Pending', async () => (await status('rejected'))?.phase === 'Pending', 30_000);
-    expect(((await getObject(DEPLOYMENT, ns, 'rejected'))?.spec as any).template.metadata.labels.team).toBe('ok');
+    expect(((await getObject(DEPLOYMENT, ns, 'rejected'))?.spec as any).template.spec.tolerations).toEqual([fixed]);
   });
 
   test('pods listed for deletion are found by the selector it publishes', async () => {
