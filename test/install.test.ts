@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'fs';
 import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
 import { cli } from './support/cli';
+import { HELM } from './support/helm';
 import { helmChartFiles } from '../lib/install/helm-chart';
 import { operatorInstallObjects } from '../lib/install/operator';
 import { CONTROLLER_RULES } from '../lib/install/rbac';
@@ -10,8 +11,6 @@ import { podSpecOf, restrictedViolations } from '../lib/policy/restricted';
 
 const ROOT = resolve(__dirname, '..');
 const CHART = join(ROOT, 'charts/mcp-operator');
-// Built from its Go module and cached outside the clone, like the control plane.
-const HELM = execFileSync('bash', [join(ROOT, 'hack/helm.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
 type Obj = Record<string, any>;
 const key = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;

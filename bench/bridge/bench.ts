@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { intEnv, log } from '../common';
 
 const ROOT = resolve(__dirname, '../..');
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -53,15 +54,6 @@ interface MemoryPoint {
   readonly serverRssMiB: number;
   readonly children: number;
   readonly treeRssMiB: number;
-}
-
-function intEnv(name: string, fallback: number): number {
-  const value = process.env[name];
-  return value === undefined ? fallback : Number.parseInt(value, 10);
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
 }
 
 function timeLeft(): boolean {

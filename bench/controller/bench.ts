@@ -30,6 +30,7 @@ import { mcpServerCrd } from '../../lib/spec/crd';
 import { MCPServerResource } from '../../lib/spec/mcpserver';
 import { desired, toYaml } from '../../lib/synth';
 import { startControlPlane, stopControlPlane } from '../../test/support/control-plane';
+import { intEnv, log } from '../common';
 
 const ROOT = resolve(__dirname, '../..');
 const N = intEnv('BENCH_N', 1000);
@@ -39,15 +40,6 @@ const RESYNC_SECONDS = intEnv('BENCH_RESYNC_SECONDS', 30);
 const TUNED_NODE_OPTIONS = process.env.BENCH_TUNED_NODE_OPTIONS ?? '--max-semi-space-size=2';
 const DEADLINE = Date.now() + intEnv('BENCH_MAX_MINUTES', 30) * 60_000;
 const silent = pino({ level: 'silent' });
-
-function intEnv(name: string, fallback: number): number {
-  const value = process.env[name];
-  return value === undefined ? fallback : Number.parseInt(value, 10);
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
 
 function remaining(): number {
   const left = DEADLINE - Date.now();

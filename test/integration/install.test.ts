@@ -11,9 +11,9 @@ import { podSpecOf } from '../../lib/policy/restricted';
 import { installCrd, waitFor } from '../controller/support';
 import { cli } from '../support/cli';
 import { freshNamespace, kubeconfigPath, kubectl } from '../support/control-plane';
+import { HELM } from '../support/helm';
 
 const ROOT = resolve(__dirname, '../..');
-const HELM = execFileSync('bash', [join(ROOT, 'hack/helm.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
 function uniqueNamespace(prefix: string): string {
   return `${prefix}-${Math.random().toString(16).slice(2, 10)}`;
