@@ -1,5 +1,17 @@
 import { javascript, typescript, JsonFile, TextFile } from 'projen';
 
+/** One jest project: ts-jest with the test tsconfig, node environment, our default timeout. */
+function jestProject(name: string, testMatch: string[], extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    displayName: name,
+    testMatch,
+    testEnvironment: 'node',
+    testTimeout: 120_000,
+    transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
+    ...extra,
+  };
+}
+
 // The compiled JavaScript goes to build/ because dist/ is where synthesized manifests land
 // (cdk8s' own default), and the design card reserves lib/ for sources.
 const project = new typescript.TypeScriptProject({
@@ -85,11 +97,31 @@ const project = new typescript.TypeScriptProject({
     jestVersion: '^30',
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
-      testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testEnvironment: 'node',
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 120_000,
+      // Four projects, so a developer runs the fast ones alone (`npx jest --selectProjects unit`):
+      //  unit        no Kubernetes at all (seconds);
+      //  integration the real kube-apiserver + etcd (hack/control-plane.sh), no node;
+      //  hostile     attacks on every input path, some checked against the real API server;
+      //  e2e         a real node (hack/cluster.sh): pods, kubelet, scheduler, GC, kube-proxy.
+      // `npm test` runs e2e in a second jest run, after the others, so pods never compete for the
+      // two cores with the API-server tests.
+      projects: [
+        jestProject('unit', ['<rootDir>/test/**/*.test.ts'], {
+          testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/(integration|controller|hostile|e2e)/'],
+        }),
+        jestProject('integration', ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/controller/**/*.test.ts'], {
+          globalSetup: '<rootDir>/test/support/global-setup.ts',
+          globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+        }),
+        jestProject('hostile', ['<rootDir>/test/hostile/**/*.test.ts'], {
+          globalSetup: '<rootDir>/test/support/global-setup.ts',
+          globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+        }),
+        jestProject('e2e', ['<rootDir>/test/e2e/**/*.test.ts'], {
+          globalSetup: '<rootDir>/test/e2e/support/global-setup.ts',
+          globalTeardown: '<rootDir>/test/e2e/support/global-teardown.ts',
+          testTimeout: 300_000,
+        }),
+      ],
       maxWorkers: 2,
       collectCoverage: false,
     },
@@ -110,7 +142,8 @@ project.testTask.reset();
 project.testTask.spawn(project.compileTask);
 project.testTask.spawn(lint);
 project.testTask.env('NODE_OPTIONS', '--experimental-vm-modules --no-warnings=ExperimentalWarning');
-project.testTask.exec('jest --passWithNoTests=false --updateSnapshot=none --ci', { receiveArgs: true });
+project.testTask.exec('jest --passWithNoTests=false --updateSnapshot=none --ci --selectProjects unit integration hostile', { receiveArgs: true });
+project.testTask.exec('jest --passWithNoTests=false --updateSnapshot=none --ci --selectProjects e2e', { receiveArgs: true });
 
 project.package.addField('version', '0.1.0');
 project.package.addField('engines', { node: '>= 22.19.0' });
