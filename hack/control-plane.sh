@@ -18,6 +18,14 @@
 #   MCP_OPERATOR_CP_STATE    state dir (pids, logs, pki, kubeconfig, etcd data) (default: /tmp/mcp-operator-cp)
 #   MCP_OPERATOR_CP_TIMEOUT  seconds to wait for readiness (default: 120)
 #   MCP_OPERATOR_CP_STOP_GRACE  seconds between SIGTERM and SIGKILL on stop (default: 15)
+#   MCP_OPERATOR_CP_BIND     address kube-apiserver binds and advertises (default: 127.0.0.1, advertising
+#                            the host's own IPv4). hack/cluster.sh passes the CNI bridge address, so pods
+#                            reach the API server through the `kubernetes` Service without it listening
+#                            on any outside interface.
+#   MCP_OPERATOR_CP_NODE=1   run as the control plane of a real node: ServiceAccount admission on (pods
+#                            get projected tokens), and a kubelet client certificate so the kubelet API
+#                            needs no anonymous access. Off for API-server-only tests (no token controller
+#                            runs there, so pods could not be admitted with the plugin on).
 #
 # Informational output goes to stderr; stdout carries only results (KUBECONFIG=..., status, kubectl output).
 set -euo pipefail
@@ -41,6 +49,8 @@ BIN_DIR=$CACHE_ROOT/$BUILD_NAME/bin
 STATE=${MCP_OPERATOR_CP_STATE:-/tmp/mcp-operator-cp}
 TIMEOUT=${MCP_OPERATOR_CP_TIMEOUT:-120}
 STOP_GRACE=${MCP_OPERATOR_CP_STOP_GRACE:-15}
+BIND=${MCP_OPERATOR_CP_BIND:-127.0.0.1}
+NODE_MODE=${MCP_OPERATOR_CP_NODE:-0}
 
 # =====================================================================================================
 # build
@@ -205,6 +215,7 @@ load_state() {
   [[ -f $STATE/state.env ]] || return 1
   # shellcheck disable=SC1091
   source "$STATE/state.env"
+  ST_BIND=${ST_BIND:-127.0.0.1} ST_NODE_MODE=${ST_NODE_MODE:-0} # state written before these existed
 }
 
 save_state() {
@@ -214,6 +225,7 @@ save_state() {
     printf 'ST_ETCD_PID=%q\nST_ETCD_PORT=%q\nST_PEER_PORT=%q\n' "$ST_ETCD_PID" "$ST_ETCD_PORT" "$ST_PEER_PORT"
     printf 'ST_APISERVER_PID=%q\nST_APISERVER_PORT=%q\n' "${ST_APISERVER_PID:-}" "$ST_APISERVER_PORT"
     printf 'ST_ADVERTISE=%q\nST_ENDPOINT_RECONCILER=%q\n' "$ST_ADVERTISE" "$ST_ENDPOINT_RECONCILER"
+    printf 'ST_BIND=%q\nST_NODE_MODE=%q\n' "$ST_BIND" "$ST_NODE_MODE"
   } >"$tmpf"
   mv "$tmpf" "$STATE/state.env"
 }
@@ -222,7 +234,7 @@ token() { cat "$STATE/pki/token"; }
 
 apiserver_ready() {
   curl -sf --max-time 5 --cacert "$STATE/pki/ca.crt" -H "Authorization: Bearer $(token)" \
-    "https://127.0.0.1:${ST_APISERVER_PORT}/readyz" >/dev/null 2>&1
+    "https://${ST_BIND}:${ST_APISERVER_PORT}/readyz" >/dev/null 2>&1
 }
 
 healthy() {
@@ -249,6 +261,7 @@ make_pki() {
     local san="IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default"
     san+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     [[ $ST_ADVERTISE == 127.0.0.1 ]] || san+=",IP:$ST_ADVERTISE"
+    [[ $ST_BIND == 127.0.0.1 || $ST_BIND == "$ST_ADVERTISE" ]] || san+=",IP:$ST_BIND"
     printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
       "extendedKeyUsage=serverAuth" "subjectAltName=$san" >apiserver.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
@@ -256,6 +269,16 @@ make_pki() {
     openssl genrsa -out sa.key 2048 2>/dev/null
     od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >token
     printf '%s,test-admin,test-admin-uid,"system:masters"\n' "$(cat token)" >tokens.csv
+    if [[ $ST_NODE_MODE == 1 ]]; then
+      # kube-apiserver's client identity toward kubelets (logs, exec, port-forward): system:masters,
+      # so the kubelet's webhook authorizer allows it without extra RBAC.
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" -keyout kubelet-client.key -out kubelet-client.csr 2>/dev/null
+      printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=clientAuth" >kubelet-client.ext
+      openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+        -days 3650 -extfile kubelet-client.ext -out kubelet-client.crt 2>/dev/null
+      rm -f kubelet-client.csr kubelet-client.ext
+    fi
     chmod 600 ./*.key token tokens.csv
   )
 }
@@ -268,7 +291,7 @@ kind: Config
 clusters:
 - name: mcp-operator-test
   cluster:
-    server: https://127.0.0.1:${ST_APISERVER_PORT}
+    server: https://${ST_BIND}:${ST_APISERVER_PORT}
     certificate-authority: ${STATE}/pki/ca.crt
 users:
 - name: test-admin
@@ -288,7 +311,7 @@ EOF
   {
     printf '{\n'
     printf '  "kubeconfigPath": %s,\n' "$(json_str "$kc")"
-    printf '  "server": %s,\n' "$(json_str "https://127.0.0.1:${ST_APISERVER_PORT}")"
+    printf '  "server": %s,\n' "$(json_str "https://${ST_BIND}:${ST_APISERVER_PORT}")"
     printf '  "token": %s,\n' "$(json_str "$(token)")"
     printf '  "caFile": %s,\n' "$(json_str "$STATE/pki/ca.crt")"
     printf '  "kubectlPath": %s,\n' "$(json_str "$BIN_DIR/kubectl")"
@@ -308,6 +331,10 @@ EOF
 # reconciler, which is the only consumer of that address (the `kubernetes` Endpoints object).
 pick_advertise() {
   local ip=
+  if [[ $ST_BIND != 127.0.0.1 ]]; then # a local non-loopback bind is its own advertise address
+    ST_ADVERTISE=$ST_BIND ST_ENDPOINT_RECONCILER=lease
+    return
+  fi
   if command -v ip >/dev/null; then
     ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
   fi
@@ -349,7 +376,7 @@ start_apiserver() {
   mkdir -p "$STATE/apiserver-certs" "$STATE/logs"
   local args=(
     --etcd-servers="http://127.0.0.1:$ST_ETCD_PORT"
-    --bind-address=127.0.0.1 --secure-port="$ST_APISERVER_PORT"
+    --bind-address="$ST_BIND" --secure-port="$ST_APISERVER_PORT"
     --advertise-address="$ST_ADVERTISE" --endpoint-reconciler-type="$ST_ENDPOINT_RECONCILER"
     --cert-dir="$STATE/apiserver-certs"
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key"
@@ -358,8 +385,14 @@ start_apiserver() {
     --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key"
     --service-cluster-ip-range=10.0.0.0/16
     --authorization-mode=RBAC --allow-privileged=true
-    --disable-admission-plugins=ServiceAccount
   )
+  if [[ $ST_NODE_MODE == 1 ]]; then
+    args+=(--kubelet-client-certificate="$pki/kubelet-client.crt" --kubelet-client-key="$pki/kubelet-client.key"
+      --kubelet-certificate-authority="$pki/ca.crt" --kubelet-preferred-address-types=InternalIP)
+  else
+    # No token controller runs beside a bare API server, so the plugin would refuse every pod.
+    args+=(--disable-admission-plugins=ServiceAccount)
+  fi
   {
     echo "===== $(date -u +%FT%TZ) starting kube-apiserver"
   } >>"$STATE/logs/apiserver.log"
@@ -396,6 +429,7 @@ cmd_up() {
   local t0=$SECONDS
   mkdir -p "$STATE"
   chmod 700 "$STATE"
+  ST_BIND=$BIND ST_NODE_MODE=$NODE_MODE
   pick_advertise
   make_pki
   ST_APISERVER_PID=
@@ -405,7 +439,7 @@ cmd_up() {
   save_state
   start_apiserver
   write_kubeconfig
-  log "ready in $((SECONDS - t0))s (total $((SECONDS - start))s): https://127.0.0.1:$ST_APISERVER_PORT (etcd 127.0.0.1:$ST_ETCD_PORT, advertise $ST_ADVERTISE)"
+  log "ready in $((SECONDS - t0))s (total $((SECONDS - start))s): https://$ST_BIND:$ST_APISERVER_PORT (etcd 127.0.0.1:$ST_ETCD_PORT, advertise $ST_ADVERTISE)"
   echo "KUBECONFIG=$STATE/kubeconfig"
 }
 
@@ -431,7 +465,7 @@ cmd_down() {
 
 cmd_status() {
   if healthy; then
-    echo "running: https://127.0.0.1:$ST_APISERVER_PORT (kube-apiserver pid $ST_APISERVER_PID, etcd pid $ST_ETCD_PID, $K8S_VERSION, etcd $ETCD_VERSION)"
+    echo "running: https://$ST_BIND:$ST_APISERVER_PORT (kube-apiserver pid $ST_APISERVER_PID, etcd pid $ST_ETCD_PID, $K8S_VERSION, etcd $ETCD_VERSION)"
     echo "KUBECONFIG=$STATE/kubeconfig"
     return 0
   fi

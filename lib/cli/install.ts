@@ -6,6 +6,7 @@ import { CliIo, UsageError } from './io';
 interface InstallOptions {
   namespace: string;
   image?: string;
+  bridgeImage?: string;
   watchNamespace?: string;
   replicas: string;
   registryUrl?: string;
@@ -24,6 +25,7 @@ function installProps(opts: InstallOptions): OperatorInstallProps {
   return {
     namespace: opts.namespace,
     image: opts.image,
+    bridgeImage: opts.bridgeImage,
     watchNamespace: opts.watchNamespace,
     replicas,
     registryUrl: opts.registryUrl,
@@ -45,7 +47,8 @@ function common(command: Command): Command {
 export function installCommand(io: CliIo): Command {
   return common(new Command('install'))
     .description('Print the controller install bundle: CRD, namespace, ServiceAccount, least-privilege RBAC, Deployment, metrics Service, PodDisruptionBudget')
-    .option('--image <image>', 'controller image')
+    .option('--image <image>', 'controller image (build and push it from the Dockerfile; see the README)')
+    .option('--bridge-image <image>', 'image stdio servers copy the bridge from (default: the controller image)')
     .option('--replicas <n>', 'controller replicas (one leader, the rest standby)', '2')
     .option('--registry-url <url>', 'MCP Registry the controller resolves spec.registry against')
     .option('--no-crd', 'leave the CRD out (when it is managed separately)')

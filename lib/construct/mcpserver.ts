@@ -220,6 +220,10 @@ export class MCPServer extends Construct {
       patches.push(JsonPatch.add(`${container}/readinessProbe`, probe(stdio ? '/readyz' : undefined, READINESS, spec.probes?.readiness)));
     }
     patches.push(JsonPatch.add(`${container}/securityContext/runAsNonRoot`, true));
+    // cdk8s-plus writes `imagePullPolicy: Always` on every container. Kubernetes' own default (Always
+    // only for :latest or untagged images) keeps pods restartable through a registry outage.
+    if (!spec.imagePullPolicy) patches.push(JsonPatch.remove(`${container}/imagePullPolicy`));
+    if (stdio) patches.push(JsonPatch.remove(`${pod}/initContainers/0/imagePullPolicy`));
     if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) patches.push(JsonPatch.add(`${pod}/nodeSelector`, sortedRecord(spec.nodeSelector)));
     if (spec.tolerations?.length) patches.push(JsonPatch.add(`${pod}/tolerations`, spec.tolerations));
     if (spec.affinity && Object.keys(spec.affinity).length > 0) patches.push(JsonPatch.add(`${pod}/affinity`, spec.affinity));

@@ -64,8 +64,6 @@ export interface StartControllerOptions {
   readonly verifier?: Verifier;
   /** How long stop() waits for reconciles in flight. @default 30 s */
   readonly shutdownTimeoutMs?: number;
-  /** Deletion waits terminationGracePeriodSeconds plus this for pods to go. @default 30 s */
-  readonly deletionSlackMs?: number;
   /** Retry backoff of failing keys. @default 5 ms doubling to 1000 s */
   readonly backoff?: { readonly baseDelayMs?: number; readonly maxDelayMs?: number };
 }
@@ -155,7 +153,6 @@ class Controller implements RunningController {
       bridgeImage: options.bridgeImage,
       verifyAll: options.verify ?? false,
       verifier: options.verifier ?? mcpVerifier,
-      deletionSlackMs: options.deletionSlackMs ?? 30_000,
     });
     this.watchForChanges();
     if (options.leaderElection) this.elector = this.leaderElector(le);

@@ -12,7 +12,7 @@ import { desired } from '../synth';
 import { firstDifference } from './compare';
 import { EventRecorder } from './events';
 import { Informer, objectKey } from './informer';
-import { ApiError, apiVersionOf, DEPLOYMENT, KubeClient, KubeObject, MCP_SERVER, OwnerReference, POD, ResourceType, typeOf } from './kube';
+import { ApiError, apiVersionOf, DEPLOYMENT, KubeClient, KubeObject, MCP_SERVER, OwnerReference, ResourceType, SERVICE, typeOf } from './kube';
 import { ControllerMetrics, Operation } from './metrics';
 import { isTransient, ResolveHook, ResolverNotConfiguredError, resolveErrorMessage } from './resolve';
 import {
@@ -31,6 +31,7 @@ import {
 } from './status';
 import { Verification, Verifier } from './verify';
 
+/** Added by releases up to 0.1 and removed on sight since: deletion is left to the garbage collector. */
 export const FINALIZER = 'mcp.io/finalizer';
 
 export interface ReconcileContext {
@@ -59,8 +60,6 @@ export interface ReconcilerDeps {
   /** Verify every server, not only those with spec.verify. */
   readonly verifyAll: boolean;
   readonly verifier: Verifier;
-  /** Added to terminationGracePeriodSeconds: how long deletion waits for pods before giving up. */
-  readonly deletionSlackMs: number;
 }
 
 interface AppliedMemo {
@@ -91,7 +90,6 @@ interface PlanFailure {
 }
 
 const VERIFY_RETRY_MS = 30_000;
-const DELETION_POLL_MS = 2_000;
 
 /** `<namespace>/<name>` of the MCPServer that controls `obj`, if one does. */
 export function ownerKey(obj: KubeObject): string | undefined {
@@ -148,8 +146,15 @@ export class Reconciler {
       this.verifications.delete(key);
       return {};
     }
-    if (cached.metadata.deletionTimestamp) return this.finalize(cached, ctx);
-    const server = hasFinalizer(cached) ? cached : await this.addFinalizer(cached, ctx);
+    // Deletion is the garbage collector's work: every owned object carries a controller owner
+    // reference, so nothing here blocks it. The finalizer earlier releases added is removed on sight,
+    // so their servers delete (and `uninstall --delete-servers` completes) without waiting for us.
+    const server = hasFinalizer(cached) ? await this.removeFinalizer(cached, ctx) : cached;
+    if (server.metadata.deletionTimestamp) {
+      this.applied.delete(key);
+      this.verifications.delete(key);
+      return {};
+    }
     return this.sync(server, ctx);
   }
 
@@ -350,8 +355,9 @@ export class Reconciler {
       // Verified before a restart of the controller: trust the record rather than reconnect.
       return { ok: true, tools: status?.tools, reason: recorded.reason ?? 'ToolsListed', message: recorded.message ?? '' };
     }
-    const result = await this.deps.verifier(observed.url).catch((err: Error) => ({ ok: false, reason: 'Error', message: err.message }) as Verification);
-    ctx.log.info({ url: observed.url, ok: result.ok, tools: result.tools, reason: result.reason }, 'verified MCP server');
+    const target = serviceIpUrl(this.ownedInformer(SERVICE).get(server.metadata.namespace, server.metadata.name), resource) ?? observed.url;
+    const result = await this.deps.verifier(target).catch((err: Error) => ({ ok: false, reason: 'Error', message: err.message }) as Verification);
+    ctx.log.info({ url: target, ok: result.ok, tools: result.tools, reason: result.reason }, 'verified MCP server');
     this.verifications.set(key, { ...result, generation, url: observed.url, image: observed.image, at: Date.now() });
     return result;
   }
@@ -385,62 +391,10 @@ export class Reconciler {
     return result;
   }
 
-  private async addFinalizer(server: KubeObject, ctx: ReconcileContext): Promise<KubeObject> {
-    const result = await this.patchFinalizers(server, [...(server.metadata.finalizers ?? []), FINALIZER]);
-    ctx.log.debug('finalizer added');
-    return result;
-  }
-
-  /**
-   * Deletion: mark Terminating, delete what the server owns, wait until its Deployment and pods are
-   * gone (or the grace period plus slack ran out), then let the MCPServer go.
-   */
-  private async finalize(server: KubeObject, ctx: ReconcileContext): Promise<ReconcileOutcome> {
-    if (!hasFinalizer(server)) return {};
-    const { namespace, name, uid } = server.metadata;
-    const serverKey = objectKey(namespace, name);
-    const changes: Change[] = [];
-    for (const informer of [...this.deps.owned.values(), ...this.deps.others.values()]) {
-      for (const obj of informer.byIndex(serverKey)) {
-        if (!controlledBy(obj, uid) || obj.metadata.deletionTimestamp) continue;
-        // Foreground for the Deployment so it is gone only after its pods are; the rest have no dependents.
-        const propagationPolicy = informer.type === DEPLOYMENT ? 'Foreground' : 'Background';
-        await this.deps.client.delete(informer.type, namespace!, obj.metadata.name, { uid: obj.metadata.uid, propagationPolicy });
-        this.deps.metrics.operations.inc({ operation: 'delete', kind: informer.type.kind });
-        changes.push({ operation: 'delete', kind: informer.type.kind, name: obj.metadata.name });
-      }
-    }
-    this.announce(server, changes, ctx);
-
-    const deployment = this.ownedInformer(DEPLOYMENT).byIndex(serverKey).find((d) => controlledBy(d, uid));
-    const base = { generation: server.metadata.generation ?? 0, terminating: true, selector: selectorFor(name) };
-    const status = computeStatus(server.status as MCPServerStatus | undefined, { ...base, deployment }, conditionTime());
-    const current = await this.writeStatus(server, status, ctx);
-
-    const waitingFor: string[] = [];
-    if (deployment) waitingFor.push(`Deployment ${name}`);
-    const pods = await this.deps.client.list(POD, namespace, { labelSelector: selectorFor(name), limit: 1 });
-    if (pods.items.length > 0) waitingFor.push('its pods');
-    const deadline = Date.parse(server.metadata.deletionTimestamp!) + graceSeconds(server) * 1000 + this.deps.deletionSlackMs;
-    if (waitingFor.length > 0) {
-      const left = deadline - Date.now();
-      if (left > 0) {
-        ctx.log.debug({ waitingFor, leftMs: left }, 'waiting for owned objects to go');
-        return { requeueAfterMs: Math.min(DELETION_POLL_MS, left) };
-      }
-      const message = `gave up waiting for ${waitingFor.join(' and ')} to be deleted; removing the finalizer anyway`;
-      ctx.log.warn(message);
-      this.deps.events.record(server, 'Warning', 'CleanupTimedOut', message, ctx.reconcileID);
-    }
-    await this.removeFinalizer(current, ctx);
-    this.applied.delete(serverKey);
-    this.verifications.delete(serverKey);
-    return {};
-  }
-
-  private async removeFinalizer(server: KubeObject, ctx: ReconcileContext): Promise<void> {
-    await this.patchFinalizers(server, (server.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
-    ctx.log.info('owned objects deleted; finalizer removed');
+  private async removeFinalizer(server: KubeObject, ctx: ReconcileContext): Promise<KubeObject> {
+    const updated = await this.patchFinalizers(server, (server.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+    ctx.log.info('removed the finalizer of an earlier release (the garbage collector deletes owned objects)');
+    return updated;
   }
 
   /** A merge patch guarded by the resourceVersion we read: someone else's concurrent update makes it a 409. */
@@ -466,16 +420,24 @@ function memoKey(obj: KubeObject): string {
   return `${obj.kind}/${obj.metadata.name}`;
 }
 
-function graceSeconds(server: KubeObject): number {
-  const value = (server.spec as { terminationGracePeriodSeconds?: unknown } | undefined)?.terminationGracePeriodSeconds;
-  return typeof value === 'number' && value >= 0 ? value : DEFAULTS.terminationGracePeriodSeconds;
-}
 
 /** http://<name>.<namespace>.svc:<port><path>, the address clients in the cluster use. */
 export function serverUrl(resource: MCPServerResource, namespace: string): string {
   const port = resource.spec.port ?? DEFAULTS.port;
   const path = resource.spec.transport?.path ?? DEFAULTS.httpPath;
   return `http://${resource.metadata.name}.${namespace}.svc:${port}${path}`;
+}
+
+/**
+ * The server's endpoint through its Service's ClusterIP. Verification goes there rather than to the
+ * DNS name in status.url: kube-proxy routes the ClusterIP exactly as it routes clients, while the
+ * name depends on the controller pod's own DNS configuration, which says nothing about the server.
+ */
+export function serviceIpUrl(service: KubeObject | undefined, resource: MCPServerResource): string | undefined {
+  const clusterIP = (service?.spec as { clusterIP?: string } | undefined)?.clusterIP;
+  if (!clusterIP || clusterIP === 'None') return undefined;
+  const host = clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP;
+  return `http://${host}:${resource.spec.port ?? DEFAULTS.port}${resource.spec.transport?.path ?? DEFAULTS.httpPath}`;
 }
 
 function mainImage(deployment: KubeObject | undefined): string | undefined {

@@ -22,6 +22,8 @@ export const DEFAULT_VALUES = {
   createNamespace: true,
   installCRDs: true,
   image: { repository: OPERATOR_IMAGE_REPOSITORY, tag: `v${PROJECT_VERSION}` },
+  /** Image stdio servers copy the bridge from; empty: the controller image. */
+  bridgeImage: '',
   replicas: 2,
   watchNamespace: '',
   registryUrl: '',
@@ -46,7 +48,7 @@ function markedObjects(watch: boolean): Obj[] {
     pod.nodeSelector = BLOCK('nodeSelector');
     pod.tolerations = BLOCK('tolerations');
     // Optional arguments become conditionals in the template.
-    container.args = container.args.filter((a: string) => !/^--(namespace|registry-url|log-level)=/.test(a));
+    container.args = container.args.filter((a: string) => !/^--(namespace|registry-url|bridge-image|log-level)=/.test(a));
     container.args.push(BLOCK('args'));
   }
   return objects;
@@ -62,6 +64,7 @@ function render(o: Obj): string {
     .replace(/^( *)- helm-marker-block-args\n/m, (_m, indent: string) =>
       `${indent}{{- if .Values.watchNamespace }}\n${indent}- --namespace={{ .Values.watchNamespace }}\n${indent}{{- end }}\n`
       + `${indent}{{- if .Values.registryUrl }}\n${indent}- --registry-url={{ .Values.registryUrl }}\n${indent}{{- end }}\n`
+      + `${indent}- --bridge-image={{ .Values.bridgeImage | default (printf "%s:%s" .Values.image.repository .Values.image.tag) }}\n`
       + `${indent}- --log-level={{ .Values.logLevel }}\n`);
   // Optional blocks: emitted only when the value is non-empty, as `mcp-operator install` does.
   text = text.replace(/^( *)(\w+): helm-marker-block-(\w+)\n/gm, (_m, indent: string, _key: string, name: string) => {

@@ -22,6 +22,11 @@ export interface OperatorInstallProps {
   readonly namespace?: string;
   /** Controller image. @default the image of this release */
   readonly image?: string;
+  /**
+   * Image stdio MCPServer pods copy the bridge from (an init container runs `/opt/mcp-operator/mcp-bridge`).
+   * @default the controller image, which carries the bridge: whoever can pull one can pull the other
+   */
+  readonly bridgeImage?: string;
   /** @default 2 (one leader, one standby) */
   readonly replicas?: number;
   /** Watch only this namespace (Role instead of ClusterRole). @default all namespaces */
@@ -129,6 +134,7 @@ export class OperatorInstall extends Construct {
       `--health-probe-bind-address=:${HEALTH_PORT}`,
       ...(props.watchNamespace ? [`--namespace=${props.watchNamespace}`] : []),
       ...(props.registryUrl ? [`--registry-url=${props.registryUrl}`] : []),
+      `--bridge-image=${props.bridgeImage ?? controllerImage(props)}`,
       `--log-level=${props.logLevel ?? 'info'}`,
     ];
     const resources = props.resources ?? { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
@@ -166,7 +172,7 @@ export class OperatorInstall extends Construct {
             volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('256Mi') } }],
             containers: [{
               name: 'controller',
-              image: props.image ?? `${OPERATOR_IMAGE_REPOSITORY}:v${PROJECT_VERSION}`,
+              image: controllerImage(props),
               imagePullPolicy: 'IfNotPresent',
               args,
               env: [
@@ -192,6 +198,10 @@ export class OperatorInstall extends Construct {
       },
     });
   }
+}
+
+function controllerImage(props: OperatorInstallProps): string {
+  return props.image ?? `${OPERATOR_IMAGE_REPOSITORY}:v${PROJECT_VERSION}`;
 }
 
 function rule(r: PolicyRule): k8s.PolicyRule {

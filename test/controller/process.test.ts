@@ -22,8 +22,8 @@ describe('mcp-operator controller (process)', () => {
 
       const items = Array.from({ length: SERVERS }, (_, i) => mcpServer(`s${i}`, { image: 'x' }));
       await kc(['apply', '-n', ns, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-      // Past its first write and before its applies: this reconcile is in flight.
-      const midway = await proc.waitForLog('a reconcile midway', (l) => l.msg === 'finalizer added');
+      // A reconcile has started and has its applies ahead of it: it is in flight.
+      const midway = await proc.waitForLog('a reconcile midway', (l) => l.msg === 'reconcile started');
       proc.child.kill('SIGTERM');
       const exit = await proc.exit(30_000);
       expect(exit).toEqual({ code: 0, signal: null });

@@ -79,7 +79,7 @@ describe('controller reconcile', () => {
     for (const name of SEEDS) await kc(['apply', '-n', ns, '-f', join(REPO_ROOT, 'examples/servers', `${name}.yaml`)]);
     for (const name of SEEDS) {
       const cr = await settled(name, (s) => s.phase !== undefined);
-      expect(cr.metadata.finalizers).toContain(FINALIZER);
+      expect(cr.metadata.finalizers ?? []).not.toContain(FINALIZER);
       const owner = { apiVersion: 'mcp.io/v1', kind: 'MCPServer', name, uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true };
       for (const type of [DEPLOYMENT, SERVICE, SERVICE_ACCOUNT]) {
         const obj = await getObject(type, ns, name);
