@@ -6,7 +6,6 @@ function jestProject(name: string, testMatch: string[], extra: Record<string, un
     displayName: name,
     testMatch,
     testEnvironment: 'node',
-    testTimeout: 120_000,
     transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
     ...extra,
   };
@@ -119,9 +118,10 @@ const project = new typescript.TypeScriptProject({
         jestProject('e2e', ['<rootDir>/test/e2e/**/*.test.ts'], {
           globalSetup: '<rootDir>/test/e2e/support/global-setup.ts',
           globalTeardown: '<rootDir>/test/e2e/support/global-teardown.ts',
-          testTimeout: 300_000,
         }),
       ],
+      // A global option: jest ignores testTimeout inside `projects`.
+      testTimeout: 120_000,
       maxWorkers: 2,
       collectCoverage: false,
     },

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import { McpChild, type ChildPurpose } from './child';
 import { header, readJsonBody, sendBodyError, sendJson, sendJsonRpcError } from './http-util';
 import { createLogger } from './logger';
+import { MemoryAdmission } from './memory';
 import { createMetrics, type BridgeMetrics } from './metrics';
 import { resolveOptions, type BridgeOptions, type ResolvedOptions } from './options';
 import { WarmPool } from './pool';
@@ -54,7 +55,7 @@ const TOMBSTONES = 1000;
 const RETRY_AFTER_SECONDS = '5';
 
 interface Refusal {
-  readonly reason: 'capacity' | 'draining';
+  readonly reason: 'capacity' | 'memory' | 'draining';
   readonly message: string;
 }
 
@@ -67,6 +68,8 @@ class Bridge {
   private readonly metrics: BridgeMetrics;
   private readonly pool: WarmPool;
   private readonly readiness: Readiness;
+  /** Refuses sessions that would push the container past its memory limit (a no-op outside a limited cgroup). */
+  private readonly memory = new MemoryAdmission();
   private draining = false;
   private closing: Promise<void> | undefined;
   private onSessionsGone: (() => void) | undefined;
@@ -284,6 +287,8 @@ class Bridge {
     if (this.sessions.size >= this.opts.maxSessions) {
       return { reason: 'capacity', message: `The bridge is at capacity (${this.opts.maxSessions} sessions); retry later` };
     }
+    const memory = this.memory.admit();
+    if (memory) return { reason: 'memory', message: memory.message };
     return undefined;
   }
 

@@ -70,7 +70,7 @@ export function createMetrics(countZombies: () => number): BridgeMetrics {
     }),
     sessionsRejected: new Counter({
       name: `${PREFIX}sessions_rejected_total`,
-      help: 'New sessions refused (capacity: max sessions reached; draining: shutting down)',
+      help: 'New sessions refused (capacity: max sessions reached; memory: the container is near its memory limit; draining: shutting down)',
       labelNames: ['reason'],
       registers,
     }),

@@ -223,6 +223,9 @@ export class MCPServer extends Construct {
     // cdk8s-plus writes `imagePullPolicy: Always` on every container. Kubernetes' own default (Always
     // only for :latest or untagged images) keeps pods restartable through a registry outage.
     if (!spec.imagePullPolicy) patches.push(JsonPatch.remove(`${container}/imagePullPolicy`));
+    // A server that dies says why in its last log lines; this puts them in the pod status, where the
+    // controller reads them into the MCPServer's conditions.
+    patches.push(JsonPatch.add(`${container}/terminationMessagePolicy`, 'FallbackToLogsOnError'));
     if (stdio) patches.push(JsonPatch.remove(`${pod}/initContainers/0/imagePullPolicy`));
     if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) patches.push(JsonPatch.add(`${pod}/nodeSelector`, sortedRecord(spec.nodeSelector)));
     if (spec.tolerations?.length) patches.push(JsonPatch.add(`${pod}/tolerations`, spec.tolerations));

@@ -11,15 +11,16 @@ import { sleep } from './backoff';
 import { EventRecorder } from './events';
 import { BoundServer, parseBindAddress, serve } from './http';
 import { errorMessage, Informer, objectKey } from './informer';
-import { FIELD_MANAGER, isConflict, KubeClient, KubeObject, MCP_SERVER, OWNED_TYPES, podNamespace } from './kube';
+import { FIELD_MANAGER, isConflict, KubeClient, KubeObject, MCP_SERVER, OWNED_TYPES, POD, podNamespace } from './kube';
 import { ClusterConnection, loadConnection } from './kubeconfig';
 import { LeaderElector } from './leader';
 import { ControllerMetrics, createControllerMetrics, exposition, ReconcileResult } from './metrics';
 import { WorkQueue } from './queue';
 import { ownerKey, Reconciler } from './reconciler';
+import { podIssue } from './pods';
 import { noRegistryResolver, ResolveHook } from './resolve';
 import { mcpVerifier, Verifier } from './verify';
-import { LABEL_MANAGED_BY } from '../construct/mcpserver';
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, SELECTOR_NAME_VALUE } from '../construct/mcpserver';
 
 export interface LeaderElectionOptions {
   /** Namespace of the Lease. @default the pod's namespace in a cluster, else 'mcp-system' */
@@ -118,6 +119,7 @@ class Controller implements RunningController {
   private readonly servers: Informer<KubeObject>;
   private readonly owned: Map<string, Informer<KubeObject>>;
   private readonly others: Map<string, Informer<KubeObject>>;
+  private readonly pods: Informer<KubeObject>;
   private readonly events: EventRecorder;
   private readonly reconciler: Reconciler;
   private readonly elector?: LeaderElector;
@@ -141,12 +143,20 @@ class Controller implements RunningController {
     this.servers = new Informer(this.client, MCP_SERVER, { namespace: options.namespace, log: this.log });
     this.owned = this.kindInformers(`${LABEL_MANAGED_BY}=${FIELD_MANAGER}`, false);
     this.others = this.kindInformers(`${LABEL_MANAGED_BY}!=${FIELD_MANAGER}`, true);
+    // Only MCP server pods (the selector label every server's pods carry), indexed by their server.
+    this.pods = new Informer<KubeObject>(this.client, POD, {
+      namespace: options.namespace,
+      labelSelector: `${LABEL_NAME}=${SELECTOR_NAME_VALUE}`,
+      log: this.log,
+      indexBy: podServerKey,
+    });
     this.events = new EventRecorder(this.client, this.identity, this.log);
     this.reconciler = new Reconciler({
       client: this.client,
       servers: this.servers,
       owned: this.owned,
       others: this.others,
+      pods: this.pods,
       events: this.events,
       metrics: this.metrics,
       resolve: options.resolve ?? noRegistryResolver,
@@ -253,7 +263,7 @@ class Controller implements RunningController {
   }
 
   private informers(): Informer<KubeObject>[] {
-    return [...this.owned.values(), ...this.others.values(), this.servers];
+    return [...this.owned.values(), ...this.others.values(), this.pods, this.servers];
   }
 
   /** Which changes matter: spec (generation), deletion and finalizers of servers; anything of owned objects. */
@@ -295,6 +305,20 @@ class Controller implements RunningController {
         },
       });
     }
+    // Pods change status often (probes, restarts); only a change in readiness or in what is wrong
+    // with them can change the server's status.
+    const podSummary = (pod: KubeObject) => JSON.stringify([podIssue([pod]), (pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions?.find((c) => c.type === 'Ready')?.status]);
+    const enqueueServer = (pod: KubeObject) => {
+      const key = podServerKey(pod);
+      if (key) this.queue.add(key);
+    };
+    this.pods.on({
+      add: enqueueServer,
+      update: (old, pod) => {
+        if (podSummary(old) !== podSummary(pod)) enqueueServer(pod);
+      },
+      delete: enqueueServer,
+    });
   }
 
   private async runWorkers(): Promise<void> {
@@ -409,4 +433,10 @@ class Controller implements RunningController {
     this.log.info({ reason }, 'controller stopped');
     this.settle(reason);
   }
+}
+
+/** The server a pod belongs to, by the selector label its template gives every pod. */
+function podServerKey(pod: KubeObject): string | undefined {
+  const server = pod.metadata.labels?.[LABEL_INSTANCE];
+  return server ? objectKey(pod.metadata.namespace, server) : undefined;
 }

@@ -17,6 +17,7 @@ import { ControllerMetrics, Operation } from './metrics';
 import { isTransient, ResolveHook, ResolverNotConfiguredError, resolveErrorMessage } from './resolve';
 import {
   CONDITION_ACCEPTED,
+  CONDITION_AVAILABLE,
   CONDITION_PROGRESSING,
   CONDITION_REGISTRY_RESOLVED,
   computeStatus,
@@ -30,6 +31,7 @@ import {
   CONDITION_VERIFIED,
 } from './status';
 import { Verification, Verifier } from './verify';
+import { NOT_READY_GRACE_MS, PodIssue, podIssue } from './pods';
 
 /** Added by releases up to 0.1 and removed on sight since: deletion is left to the garbage collector. */
 export const FINALIZER = 'mcp.io/finalizer';
@@ -53,6 +55,8 @@ export interface ReconcilerDeps {
   readonly owned: ReadonlyMap<string, Informer<KubeObject>>;
   /** Metadata-only informers of the same kinds without our label: names a server must not take. */
   readonly others: ReadonlyMap<string, Informer<KubeObject>>;
+  /** The servers' pods, indexed by server key: what `podIssue` explains unavailability from. */
+  readonly pods: Informer<KubeObject>;
   readonly events: EventRecorder;
   readonly metrics: ControllerMetrics;
   readonly resolve: ResolveHook;
@@ -237,9 +241,24 @@ export class Reconciler {
       image: mainImage(plan.objects.find((o) => o.kind === DEPLOYMENT.kind)),
       url: serverUrl(plan.resolved, namespace!),
     };
+    const view = deploymentView(current.deployment);
+    const issue = view && view.observed && !isAvailable(view) ? podIssue(this.deps.pods.byIndex(objectKey(namespace, name))) : undefined;
     const verification = await this.verification(server, plan.resolved, current, ctx);
-    await this.writeStatus(server, computeStatus(server.status as MCPServerStatus | undefined, { ...current, verification }, conditionTime()), ctx);
-    return verification && !verification.ok ? { requeueAfterMs: VERIFY_RETRY_MS } : {};
+    const previous = server.status as MCPServerStatus | undefined;
+    const status = computeStatus(previous, { ...current, verification, podIssue: issue }, conditionTime());
+    if (issue) this.announcePodIssue(server, previous, issue, ctx);
+    await this.writeStatus(server, status, ctx);
+    if (verification && !verification.ok) return { requeueAfterMs: VERIFY_RETRY_MS };
+    // A pod that runs but never gets ready changes nothing the watches see: look again later.
+    if (view && !isAvailable(view)) return { requeueAfterMs: NOT_READY_GRACE_MS / 3 };
+    return {};
+  }
+
+  /** One Warning event when the reason pods are not ready changes (not one per reconcile). */
+  private announcePodIssue(server: KubeObject, previous: MCPServerStatus | undefined, issue: PodIssue, ctx: ReconcileContext): void {
+    const before = previous?.conditions?.find((c: Condition) => c.type === CONDITION_AVAILABLE);
+    if (before?.status === 'False' && before.reason === issue.reason) return;
+    this.deps.events.record(server, 'Warning', issue.reason, issue.message, ctx.reconcileID);
   }
 
   /** Namespace and controller reference on a desired object. */

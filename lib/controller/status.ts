@@ -4,6 +4,7 @@
  */
 import { jsonEqual } from './compare';
 import { KubeObject } from './kube';
+import { PodIssue } from './pods';
 import { MCPServerStatus } from '../spec/mcpserver';
 
 export type Condition = NonNullable<MCPServerStatus['conditions']>[number];
@@ -44,6 +45,8 @@ export interface Observed {
   readonly url?: string;
   readonly registryVersion?: string;
   readonly verification?: { readonly ok: boolean; readonly tools?: number; readonly reason: string; readonly message: string };
+  /** Why pods are not ready, from the pods themselves; only looked at while the server is unavailable. */
+  readonly podIssue?: PodIssue;
 }
 
 interface DeploymentView {
@@ -81,7 +84,7 @@ export function computeStatus(previous: MCPServerStatus | undefined, observed: O
   const conditions: ConditionInput[] = [
     acceptedCondition(observed),
     registryCondition(observed),
-    availableCondition(view, available),
+    availableCondition(view, available, observed.podIssue),
     progressingCondition(observed, view, available),
   ];
   if (observed.verification) {
@@ -126,12 +129,13 @@ function registryCondition(o: Observed): ConditionInput {
   return { type, status: 'True', reason: 'Resolved', message: o.registryVersion ? `resolved to version ${o.registryVersion}` : 'resolved' };
 }
 
-function availableCondition(view: DeploymentView | undefined, available: boolean): ConditionInput {
+function availableCondition(view: DeploymentView | undefined, available: boolean, podIssue: PodIssue | undefined): ConditionInput {
   const type = CONDITION_AVAILABLE;
   if (!view) return { type, status: 'False', reason: 'DeploymentMissing', message: 'the Deployment does not exist (yet)' };
   const counts = `${view.ready}/${view.desired} replicas ready`;
   if (available) return { type, status: 'True', reason: 'MinimumReplicasAvailable', message: counts };
   if (!view.observed) return { type, status: 'False', reason: 'DeploymentNotObserved', message: `the Deployment controller has not yet seen the current spec; ${counts}` };
+  if (podIssue) return { type, status: 'False', reason: podIssue.reason, message: `${counts}; ${podIssue.message}` };
   return { type, status: 'False', reason: 'ReplicasNotReady', message: counts };
 }
 
