@@ -256,12 +256,10 @@ export function resolveEnv(
     if (i !== undefined) {
       out.problems.push(...checkUserEnv(req, user![i]!, `spec.env[${i}]`));
       push(user![i]!);
-    } else if (denied && (req.value !== undefined || (req.default !== undefined && req.isRequired && !req.isSecret))) {
-      // A value the publisher fixes (or a default for a variable that must be set) would reach the pod.
+    } else if (denied && (req.value !== undefined || (req.default !== undefined && !req.isSecret))) {
+      // Fixed or default, the publisher's value would reach the pod; only the user may choose one.
       const given = req.value ?? req.default!;
       out.problems.push({ path: 'spec.env', message: `${policy!.describe(req)} sets ${req.name}=${JSON.stringify(given)}, which a registry may not set: ${denied}; add ${req.name} to spec.env yourself if you mean it` });
-    } else if (denied && req.default !== undefined && !req.isSecret) {
-      out.warnings.push(`${policy!.describe(req)}: not applying the default ${req.name}=${JSON.stringify(req.default)}: ${denied}; set it in spec.env yourself if you want it`);
     } else if (req.value !== undefined) {
       push({ name: req.name, value: req.value });
     } else if (req.default !== undefined && !req.isSecret) {
