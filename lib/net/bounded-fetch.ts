@@ -86,7 +86,11 @@ export async function fetchBounded(url: string, options: BoundedFetchOptions): P
  * `fetch` that follows at most `maxRedirects` redirects itself, each only within the origin of the
  * first URL; a redirect elsewhere is an error naming both URLs. The body is not read.
  */
-export async function fetchSameOrigin(url: string | URL, init: RequestInit, policy: RedirectPolicy = {}): Promise<{ response: Response; url: string }> {
+export async function fetchSameOrigin(
+  url: string | URL,
+  init: RequestInit,
+  policy: RedirectPolicy = {},
+): Promise<{ response: Response; url: string }> {
   const fetchFn = policy.fetch ?? ((input, i) => fetch(input, i));
   const maxRedirects = policy.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   const origin = new URL(url);

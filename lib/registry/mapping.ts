@@ -10,9 +10,8 @@
  */
 import { dockerRuntime } from './docker';
 import { MappingError, MappingProblem, NotDeployableError } from './errors';
-import { envRequirement, EnvRequirement, mergeRequirements, renderArguments, resolveEnv, substitute } from './inputs';
+import { envRequirement, EnvRequirement, mergeRequirements, RegistryEnvPolicy, renderArguments, resolveEnv, substitute } from './inputs';
 import { checkLauncherPackage, deniedEnvReason, launcherArgumentProblems, ociDigestProblem, ociRepositoryProblem, ociTagProblem, OCI_TAG, packageField } from './policy';
-import { RegistryEnvPolicy } from './inputs';
 import { Argument, KeyValueInput, Package, PositionalArgument, ServerJson } from './types';
 import { EnvVar } from '../spec/k8s';
 import { DEFAULTS, MCPServerSpec } from '../spec/mcpserver';

@@ -3,8 +3,8 @@
  * redirects stay on the origin, 200k tools do not crash it, and nothing the server says can act on
  * the terminal.
  */
-import { HostilePeer, MIB } from './support/net-servers';
 import { initializeResult, startMcpPeer } from './support/net-mcp';
+import { HostilePeer, MIB } from './support/net-servers';
 import { formatVerifyResult } from '../../lib/bridge/format';
 import { verifyServer } from '../../lib/bridge/verify';
 
@@ -86,7 +86,7 @@ describe('many tools and hostile text', () => {
   test('escape sequences from the server never reach the terminal: no fake "OK" line', async () => {
     const fake = '\x1b[1A\x1b[2K\rOK      https://trusted.example/mcp\n';
     const server = await mcp((r) => {
-      if (r.method === 'initialize') return initializeResult(r, { name: `evil${fake}`, version: `1.0\x1b]0;title\x07`, title: '\x9b2J' });
+      if (r.method === 'initialize') return initializeResult(r, { name: `evil${fake}`, version: '1.0\x1b]0;title\x07', title: '\x9b2J' });
       if (r.method === 'tools/list') return { kind: 'result', result: { tools: [{ name: `tool${fake}`, description: `desc${fake}`, inputSchema: { type: 'object' } }] } };
       return undefined;
     });
