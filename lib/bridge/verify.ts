@@ -4,6 +4,7 @@ import { SSEClientTransport, SseError } from '@modelcontextprotocol/sdk/client/s
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { BoundedFetchError, fetchSameOrigin, limitResponseBody, MIB } from '../net/bounded-fetch';
 
 export type VerifyTransport = 'streamable-http' | 'sse';
 
@@ -15,6 +16,8 @@ export type VerifyFailure =
   | 'not-mcp' // something answered, but not with MCP JSON-RPC
   | 'timeout' // no answer within the time limit
   | 'protocol' // an MCP server that failed the handshake (e.g. no common protocol version)
+  | 'too-large' // a message, event or the whole exchange passed its byte limit
+  | 'redirect' // a redirect to another origin (or too many redirects)
   | 'network'; // any other transport failure
 
 export interface VerifyTool {
@@ -43,7 +46,22 @@ export interface VerifyOptions {
   /** `auto` (default) tries streamable HTTP, then legacy SSE if the POST got a 4xx. */
   readonly transport?: 'auto' | VerifyTransport;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Byte limits on what the server sends; see VerifyLimits. */
+  readonly limits?: Partial<VerifyLimits>;
 }
+
+/**
+ * The server under test is not trusted: without limits an endless JSON body or one endless SSE event
+ * is buffered until the process dies, and the controller runs this check in its own process.
+ */
+export interface VerifyLimits {
+  /** One JSON response body, or one server-sent event. Default 4 MiB. */
+  readonly maxMessageBytes: number;
+  /** Everything one attempt reads, all responses and streams together. Default 64 MiB. */
+  readonly maxTotalBytes: number;
+}
+
+export const DEFAULT_VERIFY_LIMITS: VerifyLimits = { maxMessageBytes: 4 * MIB, maxTotalBytes: 64 * MIB };
 
 type VerifyError = NonNullable<VerifyResult['error']>;
 
@@ -78,7 +96,8 @@ export async function verifyServer(url: string, options: VerifyOptions = {}): Pr
   const order: VerifyTransport[] = options.transport === undefined || options.transport === 'auto' ? ['streamable-http', 'sse'] : [options.transport];
   const errors: VerifyError[] = [];
   for (const transport of order) {
-    const attempt = await attemptWith(transport, target, deadline, timeoutMs, options.headers ?? {});
+    const limits = { ...DEFAULT_VERIFY_LIMITS, ...options.limits };
+    const attempt = await attemptWith(transport, target, deadline, timeoutMs, options.headers ?? {}, limits);
     if (!(attempt instanceof Failure)) return finish({ ok: true, transport, ...attempt });
     errors.push(attempt.error);
     // The spec's backwards-compatibility rule: only a 4xx to the POST means "maybe legacy
@@ -98,15 +117,23 @@ async function attemptWith(
   deadline: number,
   timeoutMs: number,
   headers: Readonly<Record<string, string>>,
+  limits: VerifyLimits,
 ): Promise<Success | Failure> {
   const abort = new AbortController();
-  const fetchWithAbort: FetchLike = (input, init) =>
-    fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, abort.signal]) : abort.signal });
+  // A limit passed inside a stream the SDK reads in the background (an SSE event) would only surface
+  // as a request that never completes; this rejects the attempt at once instead.
+  let exceeded!: (error: BoundedFetchError) => void;
+  const limitExceeded = new Promise<never>((_, reject) => (exceeded = reject));
+  limitExceeded.catch(() => undefined);
+  const boundedFetch = limitedFetch(abort.signal, limits, (error) => {
+    exceeded(error);
+    abort.abort();
+  });
   const requestInit = { headers: { ...headers } };
   const transport =
     kind === 'streamable-http'
-      ? new StreamableHTTPClientTransport(target, { fetch: fetchWithAbort, requestInit })
-      : new SSEClientTransport(target, { fetch: fetchWithAbort, requestInit });
+      ? new StreamableHTTPClientTransport(target, { fetch: boundedFetch, requestInit })
+      : new SSEClientTransport(target, { fetch: boundedFetch, requestInit });
   let protocolVersion: string | undefined;
   const setProtocolVersion = transport.setProtocolVersion.bind(transport);
   transport.setProtocolVersion = (version: string): void => {
@@ -134,7 +161,7 @@ async function attemptWith(
     timer = setTimeout(() => reject(new DeadlineExceeded()), remaining());
   });
   try {
-    return await Promise.race([work, timeout]);
+    return await Promise.race([work, timeout, limitExceeded]);
   } catch (err) {
     work.catch(() => undefined);
     return new Failure(classify(err, kind, target, timeoutMs));
@@ -145,13 +172,40 @@ async function attemptWith(
   }
 }
 
+/**
+ * The transports' fetch: aborted with the attempt, redirects only within the origin (the SDK asks for
+ * `redirect: 'manual'` and follows within the origin itself; anything else asking to follow gets the
+ * same policy here), and every body bounded: a JSON body by `maxMessageBytes`, an event stream per event,
+ * and all bodies of the attempt together by `maxTotalBytes`.
+ */
+function limitedFetch(signal: AbortSignal, limits: VerifyLimits, onExceeded: (error: BoundedFetchError) => void): FetchLike {
+  const budget = { max: limits.maxTotalBytes, used: 0 };
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input.href;
+    const withAbort: RequestInit = { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal };
+    const response = init?.redirect === 'manual' || init?.redirect === 'error'
+      ? await fetch(input, withAbort)
+      : (await fetchSameOrigin(url, withAbort)).response;
+    return limitResponseBody(response, url, {
+      maxBytes: limits.maxMessageBytes,
+      maxEventBytes: limits.maxMessageBytes,
+      // An event stream is long-lived; only the attempt's total bounds it as a whole.
+      streamMaxBytes: limits.maxTotalBytes,
+      budget,
+      what: 'MCP message',
+      onExceeded,
+    });
+  };
+}
+
 async function listAllTools(client: Client, remaining: () => number): Promise<VerifyTool[]> {
   if (client.getServerCapabilities()?.tools === undefined) return [];
   const tools: VerifyTool[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_TOOL_PAGES; page++) {
     const result = await client.listTools(cursor === undefined ? undefined : { cursor }, { timeout: remaining() });
-    tools.push(...result.tools.map(summarizeTool));
+    // One push per tool: spreading a page of 200k tools into push() overflows the call stack.
+    for (const tool of result.tools) tools.push(summarizeTool(tool));
     cursor = result.nextCursor;
     if (cursor === undefined) break;
   }
@@ -189,6 +243,8 @@ function parseUrl(url: string): URL | string {
 function classify(err: unknown, kind: VerifyTransport, target: URL, timeoutMs: number): VerifyError {
   const where = `${target.hostname}:${target.port || (target.protocol === 'https:' ? 443 : 80)}`;
   if (err instanceof DeadlineExceeded) return { kind: 'timeout', message: `no MCP answer from ${where} within ${timeoutMs} ms` };
+  const bounded = boundedFetchError(err);
+  if (bounded) return { kind: bounded.kind === 'redirect' ? 'redirect' : bounded.kind === 'timeout' ? 'timeout' : 'too-large', message: bounded.message };
   if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) return { kind: 'timeout', message: `${where}: ${err.message}` };
   if (causeMessages(err).includes('bad port')) {
     return { kind: 'invalid-url', message: `port ${target.port} is on fetch's list of blocked ("bad") ports` };
@@ -205,6 +261,15 @@ function classify(err: unknown, kind: VerifyTransport, target: URL, timeoutMs: n
   if (err instanceof McpError) return { kind: 'protocol', message: `MCP handshake failed: ${err.message}` };
   if (isErrorLike(err) && /protocol version/i.test(err.message)) return { kind: 'protocol', message: err.message };
   return { kind: 'network', message: `${kind} connection to ${where} failed: ${brief(err)}${sysCode ? ` (${sysCode})` : ''}` };
+}
+
+/** The bounded reader's error, wherever the SDK wrapped it (as a cause, or as the reason of a stream error). */
+function boundedFetchError(err: unknown): BoundedFetchError | undefined {
+  for (let current: unknown = err, depth = 0; isErrorLike(current) && depth < 5; depth++) {
+    if (current instanceof BoundedFetchError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function isClientError(error: VerifyError): boolean {

@@ -7,6 +7,7 @@ import { synthCommand, validateCommand } from './synth';
 import { controllerCommand } from '../controller/cli';
 import { initCommand, registryCommand } from '../registry/cli';
 import { registryResolveHook } from '../registry/controller-hook';
+import { terminalSafe } from '../util/terminal';
 import { PROJECT_VERSION } from '../version';
 
 export type { CliIo } from './io';
@@ -53,7 +54,7 @@ export function buildProgram(io: CliIo, argv: readonly string[] = []): Command {
 /** The controller resolves `spec.registry` with the same registry code as `synth`. */
 function controllerWithRegistry(io: CliIo): Command {
   return controllerCommand(io, {
-    makeResolver: (registryUrl) => registryResolveHook({ registryUrl, warn: (m) => io.stderr.write(`warning: ${m}\n`) }),
+    makeResolver: (registryUrl, allowedRegistryUrls) => registryResolveHook({ registryUrl, allowedRegistryUrls, warn: (m) => io.stderr.write(`warning: ${m}\n`) }),
   });
 }
 
@@ -80,7 +81,10 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
 export function processIo(): CliIo {
   return {
     stdout: process.stdout,
-    stderr: process.stderr,
+    // Diagnostics quote registry and server text (error bodies, names, descriptions): no escape
+    // sequence in them may act on the terminal. stdout is data (YAML/JSON) and is sanitised where a
+    // command renders external text for people (registry search/show, verify).
+    stderr: { write: (s: string) => process.stderr.write(terminalSafe(s)) },
     readStdin: () => readFileSync(0, 'utf8'),
   };
 }

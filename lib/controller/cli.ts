@@ -8,8 +8,11 @@ import type { CliIo } from '../cli/io';
 import { ExitCode } from '../cli/io';
 
 export interface ControllerCommandDeps {
-  /** Builds the registry resolver from --registry-url (undefined: the registry's default URL). */
-  readonly makeResolver?: (registryUrl: string | undefined) => ResolveHook;
+  /**
+   * Builds the registry resolver from --registry-url (undefined: the registry's default URL) and the
+   * --allowed-registry-url list (further registries that spec.registry.url may name).
+   */
+  readonly makeResolver?: (registryUrl: string | undefined, allowedRegistryUrls: readonly string[]) => ResolveHook;
   /** Signals that stop the controller gracefully. @default SIGTERM and SIGINT */
   readonly signals?: readonly NodeJS.Signals[];
 }
@@ -18,6 +21,7 @@ interface ControllerFlags {
   kubeconfig?: string;
   namespace?: string;
   registryUrl?: string;
+  allowedRegistryUrl: string[];
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   concurrency: number;
@@ -44,6 +48,18 @@ export function parseDuration(value: string): number {
   return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
 }
 
+/** Repeatable: each use adds one registry base URL. */
+function collectRegistryUrl(value: string, previous: string[]): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`expected an http(s) URL (got ${JSON.stringify(value)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`expected an http(s) URL (got ${JSON.stringify(value)})`);
+  return [...previous, value];
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer (got ${JSON.stringify(value)})`);
@@ -56,6 +72,8 @@ export function controllerCommand(io: CliIo, deps: ControllerCommandDeps = {}): 
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)')
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)')
     .option('--registry-url <url>', 'MCP Registry for spec.registry references')
+    .addOption(new Option('--allowed-registry-url <url>', 'a further registry that spec.registry.url may name (repeatable); any other URL is refused (default: only --registry-url)')
+      .argParser(collectRegistryUrl).default([]))
     .option('--metrics-bind-address <addr>', 'address of /metrics; 0 disables it', ':8080')
     .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; 0 disables it', ':8081')
     .addOption(new Option('--concurrency <n>', 'MCPServers reconciled at once').argParser(positiveInt).default(4))
@@ -88,7 +106,7 @@ export function controllerCommand(io: CliIo, deps: ControllerCommandDeps = {}): 
           retryPeriodMs: flags.retryPeriod,
         },
         logLevel: flags.logLevel,
-        resolve: deps.makeResolver?.(flags.registryUrl),
+        resolve: deps.makeResolver?.(flags.registryUrl, flags.allowedRegistryUrl),
         verify: flags.verify,
         bridgeImage: flags.bridgeImage,
       });

@@ -14,7 +14,7 @@ import { EventRecorder } from './events';
 import { Informer, objectKey } from './informer';
 import { ApiError, apiVersionOf, DEPLOYMENT, KubeClient, KubeObject, MCP_SERVER, OwnerReference, ResourceType, SERVICE, typeOf } from './kube';
 import { ControllerMetrics, Operation } from './metrics';
-import { isTransient, ResolveHook, ResolverNotConfiguredError, resolveErrorMessage } from './resolve';
+import { isTransient, ResolveHook, resolveErrorMessage, resolveFailureReason } from './resolve';
 import {
   CONDITION_ACCEPTED,
   CONDITION_AVAILABLE,
@@ -198,8 +198,7 @@ export class Reconciler {
       try {
         ({ resource: resolved, registryVersion } = await this.deps.resolve(resource));
       } catch (err) {
-        const reason = err instanceof ResolverNotConfiguredError ? 'ResolverNotConfigured' : 'ResolveFailed';
-        const failure: Failure = { condition: CONDITION_REGISTRY_RESOLVED, reason, message: resolveErrorMessage(err) };
+        const failure: Failure = { condition: CONDITION_REGISTRY_RESOLVED, reason: resolveFailureReason(err), message: resolveErrorMessage(err) };
         return { failure, observed: { ...base, usesRegistry }, retry: isTransient(err) };
       }
     }

@@ -37,6 +37,16 @@ export function isTransient(err: unknown): boolean {
   return e?.name !== 'NotDeployableError';
 }
 
+/**
+ * The `RegistryResolved=False` reason: what the error names as its own (`conditionReason`, e.g.
+ * `RegistryNotAllowed` for a URL off the allow-list), else the generic `ResolveFailed`.
+ */
+export function resolveFailureReason(err: unknown): string {
+  if (err instanceof ResolverNotConfiguredError) return 'ResolverNotConfigured';
+  const reason = (err as { conditionReason?: unknown } | undefined)?.conditionReason;
+  return typeof reason === 'string' && /^[A-Za-z][A-Za-z0-9]*$/.test(reason) ? reason : 'ResolveFailed';
+}
+
 /** The message to show in status; mapping problems are listed with their field paths. */
 export function resolveErrorMessage(err: unknown): string {
   const e = err as { message?: string; problems?: { path: string; message: string }[] };

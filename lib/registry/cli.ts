@@ -18,6 +18,7 @@ import { registryUrlOption } from '../cli/resolve';
 import { EnvVar } from '../spec/k8s';
 import { API_GROUP, API_VERSION, DEFAULTS, KIND, MCPServerSpec } from '../spec/mcpserver';
 import { checkResource } from '../spec/validate';
+import { terminalSafe, terminalSafeLine } from '../util/terminal';
 
 interface SourceOptions {
   registryUrl?: string;
@@ -34,7 +35,7 @@ function addSourceOptions(command: Command): Command {
 }
 
 function sourceFrom(opts: SourceOptions, io: CliIo): RegistrySource {
-  const warn = (m: string) => io.stderr.write(`warning: ${m}\n`);
+  const warn = (m: string) => io.stderr.write(`warning: ${terminalSafe(m)}\n`);
   return new RegistrySource({
     client: new RegistryClient({ baseUrl: registryUrlOption(opts.registryUrl) ?? DEFAULT_REGISTRY_URL, onWarning: warn }),
     cache: new RegistryCache({ dir: opts.cacheDir }),
@@ -49,7 +50,8 @@ async function reporting(io: CliIo, body: () => Promise<void>): Promise<void> {
     await body();
   } catch (err) {
     if (!(err instanceof RegistryError || err instanceof NotDeployableError || err instanceof MappingError)) throw err;
-    io.stderr.write(`error: ${err.message}\n`);
+    // Registry messages quote the registry's own text (error bodies, names, reasons).
+    io.stderr.write(`error: ${terminalSafe(err.message)}\n`);
     io.exitCode = ExitCode.Failure;
   }
 }
@@ -88,7 +90,7 @@ function searchCommand(io: CliIo): Command {
   return command.action(async (text: string, opts: SourceOptions & { limit: number; output?: OutputFormat }) => reporting(io, async () => {
     const list = await sourceFrom(opts, io).listAll({ search: text, version: 'latest', limit: Math.min(opts.limit, 100) }, opts.limit);
     if (opts.output) return void io.stdout.write(format(list.servers, opts.output));
-    if (list.servers.length === 0) return void io.stderr.write(`no servers match ${JSON.stringify(text)}\n`);
+    if (list.servers.length === 0) return void io.stderr.write(`no servers match ${terminalSafeLine(JSON.stringify(text))}\n`);
     io.stdout.write(table(['NAME', 'VERSION', 'STATUS', 'PACKAGES', 'DESCRIPTION'], list.servers.map((r) => [
       r.server.name,
       r.server.version,
@@ -109,7 +111,7 @@ function showCommand(io: CliIo): Command {
     const { name, version } = parseServerRef(ref);
     await reporting(io, async () => {
       const response = await sourceFrom(opts, io).getVersion(name, version ?? 'latest');
-      io.stdout.write(opts.output ? format(response, opts.output) : describeServer(response));
+      io.stdout.write(opts.output ? format(response, opts.output) : terminalSafe(describeServer(response)));
     });
   });
 }
@@ -118,7 +120,7 @@ function describeServer(response: ServerResponse): string {
   const s = response.server;
   const meta = officialMeta(response);
   const lines: string[] = [];
-  const field = (label: string, value: string | undefined) => value && lines.push(`${`${label}:`.padEnd(13)}${value}`);
+  const field = (label: string, value: string | undefined) => value && lines.push(`${`${label}:`.padEnd(13)}${terminalSafeLine(value)}`);
   field('Name', s.name);
   field('Title', s.title);
   field('Version', `${s.version}${meta?.isLatest ? ' (latest)' : ''}`);
@@ -299,7 +301,9 @@ function header(server: ServerJson, { name, secret, secrets, todo, notes }: Head
   if (todo.length > 0) lines.push('', 'Replace these placeholders:', ...todo.map((t) => `  ${t}`));
   if (notes.length > 0) lines.push('', 'Check:', ...notes.map((n) => `  ${n}`));
   lines.push('', `Then: mcp-operator synth -f <this file>   (resolves ${name} and pins the version in mcp-lock.yaml)`);
-  return `${lines.map((l) => (l ? `# ${l}` : '#')).join('\n')}\n`;
+  // Registry text ends up in these comments: a control character (e.g. U+0085, a YAML line break) must
+  // neither act on a terminal nor end the comment.
+  return `${lines.map((l) => (l ? `# ${terminalSafeLine(l)}` : '#')).join('\n')}\n`;
 }
 
 /** The last part of the server name as a DNS-1035 label: it names the Service. */
@@ -315,8 +319,12 @@ function format(value: unknown, as: OutputFormat): string {
   return as === 'json' ? `${JSON.stringify(value, null, 2)}\n` : yaml.dump(value, { lineWidth: -1, noRefs: true });
 }
 
-function table(headers: readonly string[], rows: readonly string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+/** Cells are registry text: each is made terminal-safe and kept to one line before widths are taken. */
+function table(headers: readonly string[], rawRows: readonly string[][]): string {
+  const rows = rawRows.map((r) => r.map(terminalSafeLine));
+  // A loop, not Math.max(...column): a listing may have more rows than a call takes arguments.
+  const widths = headers.map((h) => h.length);
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return `${[line(headers), ...rows.map(line)].join('\n')}\n`;
 }

@@ -1,9 +1,12 @@
 /**
  * A reading client for the MCP Registry API (`/v0.1`, the frozen prefix). Every wait is bounded: each
- * attempt has a timeout, and a failed request is tried at most `maxAttempts` times. Time, randomness,
- * sleeping and `fetch` are injectable, so tests run the retry logic without waiting.
+ * attempt has a timeout, and a failed request is tried at most `maxAttempts` times. So is everything
+ * the registry sends: an answer is read through the bounded reader (../net/bounded-fetch.ts: byte
+ * limit, same-origin redirects only), and a listing stops after `maxPages` pages or `maxItems` servers.
+ * Time, randomness, sleeping and `fetch` are injectable, so tests run the retry logic without waiting.
  */
 import { RegistryOperation, registryRequestDuration, registryRequests } from '../metrics';
+import { BoundedFetchError, BoundedResponse, fetchBounded, MIB } from '../net/bounded-fetch';
 import { PROJECT_VERSION } from '../version';
 import { RegistryError, RegistryErrorKind } from './errors';
 import { normalizeServerJson, ServerJsonShapeError } from './normalize';
@@ -35,7 +38,17 @@ export interface RegistryClientOptions {
   readonly maxRetryAfterMs?: number;
   /** Deprecated versions are usable but worth telling the user about. */
   readonly onWarning?: (message: string) => void;
+  /** Largest answer read; a real server.json is a few KiB and a page of 100 servers well under 1 MiB. Default 8 MiB. */
+  readonly maxResponseBytes?: number;
+  /** Same-origin redirects followed per request; a redirect to another origin is always an error. Default 3. */
+  readonly maxRedirects?: number;
+  /** Pages one listing may take before it is given up (a registry can hand out fresh cursors forever). Default 100. */
+  readonly maxPages?: number;
+  /** Servers one listing may yield. Default 10,000. */
+  readonly maxItems?: number;
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * MIB;
 
 export interface ListServersParams {
   /** Opaque; pass back `metadata.nextCursor` exactly as received. */
@@ -82,6 +95,10 @@ export class RegistryClient {
   private readonly maxBackoffMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly onWarning: (message: string) => void;
+  private readonly maxResponseBytes: number;
+  private readonly maxRedirects: number;
+  private readonly maxPages: number;
+  private readonly maxItems: number;
 
   constructor(options: RegistryClientOptions = {}) {
     this.options = options;
@@ -97,6 +114,10 @@ export class RegistryClient {
     this.maxBackoffMs = options.maxBackoffMs ?? 10_000;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.onWarning = options.onWarning ?? (() => undefined);
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxRedirects = options.maxRedirects ?? 3;
+    this.maxPages = options.maxPages ?? 100;
+    this.maxItems = options.maxItems ?? 10_000;
   }
 
   /** The same client with some knobs changed, e.g. a single quick attempt for a check that may be skipped. */
@@ -119,20 +140,33 @@ export class RegistryClient {
     return this.asList(await this.getJson('list_servers', url, {}), url);
   }
 
-  /** Every page, following `nextCursor` until a page comes without one. */
+  /**
+   * Every page, following `nextCursor` until a page comes without one. A cursor handed out twice is a
+   * loop; and since a registry can also hand out a fresh cursor forever (or pages without servers), the
+   * pages and servers of one listing are bounded as well.
+   */
   public async *pages(params: Omit<ListServersParams, 'cursor'> = {}): AsyncGenerator<ServerList> {
     const seen = new Set<string>();
+    const listing = this.url(['servers']);
     let cursor: string | undefined;
-    do {
-      const page = await this.listServers({ ...params, cursor });
-      yield page;
-      cursor = page.metadata.nextCursor;
-      if (cursor !== undefined && seen.has(cursor)) {
-        // A registry that hands out a cursor twice would otherwise keep us looping forever.
-        throw new RegistryError('malformed', `registry ${this.baseUrl} returned the cursor ${JSON.stringify(cursor)} twice; stopping`, { url: this.url(['servers']) });
+    let items = 0;
+    for (let page = 1; ; page++) {
+      const list = await this.listServers({ ...params, cursor });
+      items += list.servers.length;
+      if (items > this.maxItems) {
+        throw new RegistryError('malformed', `registry ${this.baseUrl} listed more than ${this.maxItems} servers for one listing; stopping`, { url: listing });
       }
-      if (cursor !== undefined) seen.add(cursor);
-    } while (cursor !== undefined);
+      yield list;
+      cursor = list.metadata.nextCursor;
+      if (cursor === undefined) return;
+      if (seen.has(cursor)) {
+        throw new RegistryError('malformed', `registry ${this.baseUrl} returned the cursor ${JSON.stringify(cursor)} twice; stopping`, { url: listing });
+      }
+      if (page >= this.maxPages) {
+        throw new RegistryError('malformed', `registry ${this.baseUrl} still had a next page after ${this.maxPages} pages; stopping`, { url: listing });
+      }
+      seen.add(cursor);
+    }
   }
 
   /** Every server over all pages. */
@@ -215,34 +249,36 @@ export class RegistryClient {
 
   private async attempt(operation: RegistryOperation, url: string, context: Context): Promise<Attempt> {
     const started = this.now();
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    let result: Attempt;
-    try {
-      result = await this.exchange(url, controller.signal, context);
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await this.exchange(url, context);
     registryRequests.inc({ operation, outcome: result.ok ? 'ok' : result.error.kind.replace(/-/g, '_') });
     registryRequestDuration.observe({ operation }, Math.max(0, this.now() - started) / 1000);
     return result;
   }
 
-  private async exchange(url: string, signal: AbortSignal, context: Context): Promise<Attempt> {
+  private async exchange(url: string, context: Context): Promise<Attempt> {
     const fail = (kind: RegistryErrorKind, message: string, extra: { status?: number; cause?: unknown; retryAfterMs?: number } = {}): Attempt => ({
       ok: false,
       error: new RegistryError(kind, message, { url, ...context, status: extra.status, cause: extra.cause }),
       retryAfterMs: extra.retryAfterMs,
     });
-    let response: Response;
-    let text: string;
+    let response: BoundedResponse;
     try {
-      response = await this.fetchFn(url, { signal, headers: { 'accept': 'application/json', 'user-agent': `mcp-operator/${PROJECT_VERSION}` } });
-      text = await response.text();
+      response = await fetchBounded(url, {
+        fetch: this.fetchFn,
+        timeoutMs: this.timeoutMs,
+        maxBytes: this.maxResponseBytes,
+        maxRedirects: this.maxRedirects,
+        what: 'registry answer',
+        init: { headers: { 'accept': 'application/json', 'user-agent': `mcp-operator/${PROJECT_VERSION}` } },
+      });
     } catch (err) {
-      if (signal.aborted) return fail('timeout', `GET ${url}: no complete answer within ${this.timeoutMs} ms`);
+      if (err instanceof BoundedFetchError) {
+        const kind: RegistryErrorKind = err.kind === 'timeout' ? 'timeout' : err.kind;
+        return fail(kind, err.kind === 'timeout' ? `GET ${url}: no complete answer within ${this.timeoutMs} ms` : `registry at ${this.baseUrl}: ${err.message}`, { cause: err });
+      }
       return fail('network', `GET ${url}: ${describeNetworkError(err)}`, { cause: err });
     }
+    const text = response.text();
     if (response.ok) {
       try {
         return { ok: true, body: JSON.parse(text) as unknown };

@@ -49,7 +49,7 @@ export function dockerRuntime(args: readonly Argument[] | undefined, imageNames:
     const flag = arg.name;
     if (ENV.has(flag)) {
       const req = envFromDockerFlag(arg);
-      if (req) out.env.push(req);
+      if (req) out.env.push({ ...req, source: `runtimeArguments[${i}]` });
       else out.warnings.push(`ignored docker flag ${flag} ${arg.value ?? ''}: not a KEY=VALUE environment variable`);
       return;
     }

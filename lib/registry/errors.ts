@@ -9,8 +9,24 @@ export type RegistryErrorKind =
   | 'timeout'
   | 'network'
   | 'malformed'
+  /** The answer passed the byte limit of the bounded reader. */
+  | 'too-large'
+  /** A redirect to another origin, or too many redirects. */
+  | 'redirect'
+  /** The registry URL is not one the operator allows (controller: `--allowed-registry-url`). */
+  | 'not-allowed'
   /** `--offline` and the answer is not in the cache. */
   | 'offline';
+
+/**
+ * The `RegistryResolved=False` reason the controller shows for the kinds that are the registry's (or
+ * the URL's) fault rather than a passing failure; others get the generic one.
+ */
+const CONDITION_REASONS: Partial<Record<RegistryErrorKind, string>> = {
+  'too-large': 'RegistryAnswerTooLarge',
+  'redirect': 'RegistryRedirectRefused',
+  'not-allowed': 'RegistryNotAllowed',
+};
 
 export interface RegistryErrorDetails {
   readonly url?: string;
@@ -37,6 +53,11 @@ export class RegistryError extends Error {
     this.version = details.version;
     this.status = details.status;
     this.available = details.available;
+  }
+
+  /** For the controller's status condition; undefined: its generic reason. */
+  public get conditionReason(): string | undefined {
+    return CONDITION_REASONS[this.kind];
   }
 
   /** Worth trying again later: the registry or the way to it had a bad moment. */

@@ -138,6 +138,8 @@ export interface EnvRequirement {
   readonly default?: string;
   readonly choices?: readonly string[];
   readonly format?: string;
+  /** Where server.json declares it (`environmentVariables[2]`, `runtimeArguments[4]`), for messages. */
+  readonly source?: string;
 }
 
 export function envRequirement(input: KeyValueInput): EnvRequirement {
@@ -205,9 +207,18 @@ export function mergeRequirements(list: readonly EnvRequirement[]): EnvRequireme
       default: r.default ?? prev.default,
       choices: prev.choices?.length ? prev.choices : r.choices,
       format: prev.format ?? r.format,
+      source: prev.source ?? r.source,
     });
   }
   return [...byName.values()];
+}
+
+/** Names whose value the registry may not set; see ./policy.ts. */
+export interface RegistryEnvPolicy {
+  /** Why the registry may not set this name, or undefined. */
+  readonly denied: (name: string) => string | undefined;
+  /** The server, package and field a requirement comes from. */
+  readonly describe: (req: EnvRequirement) => string;
 }
 
 export interface ResolvedEnv {
@@ -227,6 +238,7 @@ export function resolveEnv(
   base: readonly EnvVar[],
   user: readonly EnvVar[] | undefined,
   hasEnvFrom: boolean,
+  policy?: RegistryEnvPolicy,
 ): ResolvedEnv {
   const out: ResolvedEnv = { env: [], problems: [], warnings: [] };
   const userIndex = new Map((user ?? []).map((e, i) => [e.name, i]));
@@ -240,9 +252,14 @@ export function resolveEnv(
   for (const e of base) push(e);
   for (const req of requirements) {
     const i = userIndex.get(req.name);
+    const denied = i === undefined ? policy?.denied(req.name) : undefined;
     if (i !== undefined) {
       out.problems.push(...checkUserEnv(req, user![i]!, `spec.env[${i}]`));
       push(user![i]!);
+    } else if (denied && (req.value !== undefined || (req.default !== undefined && !req.isSecret))) {
+      // Fixed or default, the publisher's value would reach the pod; only the user may choose one.
+      const given = req.value ?? req.default!;
+      out.problems.push({ path: 'spec.env', message: `${policy!.describe(req)} sets ${req.name}=${JSON.stringify(given)}, which a registry may not set: ${denied}; add ${req.name} to spec.env yourself if you mean it` });
     } else if (req.value !== undefined) {
       push({ name: req.name, value: req.value });
     } else if (req.default !== undefined && !req.isSecret) {

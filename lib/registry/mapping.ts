@@ -10,7 +10,8 @@
  */
 import { dockerRuntime } from './docker';
 import { MappingError, MappingProblem, NotDeployableError } from './errors';
-import { envRequirement, EnvRequirement, mergeRequirements, renderArguments, resolveEnv, substitute } from './inputs';
+import { envRequirement, EnvRequirement, mergeRequirements, RegistryEnvPolicy, renderArguments, resolveEnv, substitute } from './inputs';
+import { checkLauncherPackage, deniedEnvReason, launcherArgumentProblems, ociDigestProblem, ociRepositoryProblem, ociTagProblem, OCI_TAG, packageField } from './policy';
 import { Argument, KeyValueInput, Package, PositionalArgument, ServerJson } from './types';
 import { EnvVar } from '../spec/k8s';
 import { DEFAULTS, MCPServerSpec } from '../spec/mcpserver';
@@ -56,7 +57,7 @@ export function mapServer(server: ServerJson, user: MCPServerSpec): MappedServer
   problems.push(...runtime.problems);
   warnings.push(...runtime.warnings);
 
-  const requirements = mergeRequirements([...runtime.env, ...declaredEnv(pkg, warnings)]);
+  const requirements = mergeRequirements([...runtime.env, ...declaredEnv(server, pkg, warnings)]);
   const endpoint = endpointOf(server, pkg, user, requirements);
   problems.push(...endpoint.problems);
   warnings.push(...endpoint.warnings);
@@ -70,7 +71,7 @@ export function mapServer(server: ServerJson, user: MCPServerSpec): MappedServer
   const portEnv = overrides && requirements.some((r) => r.name === endpoint.portKey)
     ? requirements.map((r) => (r.name === endpoint.portKey ? { ...r, value: String(endpoint.port) } : r))
     : requirements;
-  const env = resolveEnv(portEnv, runtime.baseEnv, user.env, (user.envFrom?.length ?? 0) > 0);
+  const env = resolveEnv(portEnv, runtime.baseEnv, user.env, (user.envFrom?.length ?? 0) > 0, registryEnvPolicy(server, pkg));
   problems.push(...env.problems);
   warnings.push(...env.warnings);
 
@@ -170,6 +171,8 @@ interface Launcher {
   readonly env: readonly EnvVar[];
   /** The launcher's own flags that always go first. */
   readonly fixed: readonly string[];
+  /** Ends the launcher's options before the package, where the launcher supports that. */
+  readonly separator: readonly string[];
   readonly spec: (id: string, version: string) => string;
   /** How to name a program other than the package's default one, for the suggestion in errors. */
   readonly from: (pkgSpec: string) => string[];
@@ -180,6 +183,9 @@ const NPM: Launcher = {
   image: NODE_IMAGE,
   env: NPM_ENV,
   fixed: ['-y'],
+  // npx (npm's bin/npx-cli.js) stops reading its own options at `--` and hands everything after it to
+  // `npm exec` as positionals: the package can then never be read as an npx option.
+  separator: ['--'],
   spec: (id, v) => `${id}@${v}`,
   from: (s) => [`--package=${s}`],
 };
@@ -189,6 +195,10 @@ const PYPI: Launcher = {
   image: UV_IMAGE,
   env: UV_ENV,
   fixed: [],
+  // uv documents no `--` for `uv tool run`/`uvx` (its command is a clap external subcommand), so none
+  // is added; the package spec is checked never to start with `-`, and uv treats everything after the
+  // command as the command's arguments (its tool_run_args test).
+  separator: [],
   spec: (id, v) => `${id}==${v}`,
   from: (s) => ['--from', s],
 };
@@ -202,6 +212,7 @@ function launcherRuntime(server: ServerJson, pkg: Package, user: MCPServerSpec, 
   if (!pkg.version) {
     throw new NotDeployableError(server.name, server.version, `${pkg.registryType} package ${pkg.identifier} names no version, and an unpinned package would change under a running deployment`);
   }
+  checkLauncherPackage(server, pkg);
   const pkgSpec = launcher.spec(pkg.identifier, pkg.version);
   const warnings: string[] = [];
   const problems: MappingProblem[] = [];
@@ -215,13 +226,14 @@ function launcherRuntime(server: ServerJson, pkg: Package, user: MCPServerSpec, 
   const rendered = renderArguments(runtimeArgs, { where: 'runtimeArguments', path: 'spec.command' });
   if (!user.command) {
     if (firstPositional >= 0) {problems.push(positionalRuntimeProblem(launcher, pkgSpec, runtimeArgs, firstPositional));} else {
+      problems.push(...launcherArgumentProblems(server, pkg, launcher.tool, runtimeArgs));
       problems.push(...rendered.problems);
       warnings.push(...rendered.warnings);
     }
   }
   return {
     ...launcher.image,
-    command: [launcher.tool, ...launcher.fixed, ...rendered.tokens, pkgSpec],
+    command: [launcher.tool, ...launcher.fixed, ...rendered.tokens, ...launcher.separator, pkgSpec],
     pinnedVersion: pkg.version,
     baseEnv: launcher.env,
     env: [],
@@ -241,7 +253,7 @@ function positionalRuntimeProblem(launcher: Launcher, pkgSpec: string, runtimeAr
   const before = sketch(runtimeArgs.slice(0, firstPositional));
   const after = sketch(runtimeArgs.slice(firstPositional));
   const values = runtimeArgs.filter((a): a is PositionalArgument => a.type === 'positional').map((a) => a.value ?? a.default ?? `<${a.valueHint ?? 'value'}>`);
-  const example = [launcher.tool, ...launcher.fixed, ...before, ...launcher.from(pkgSpec), '<program>', ...after];
+  const example = [launcher.tool, ...launcher.fixed, ...before, ...launcher.from(pkgSpec), ...launcher.separator, '<program>', ...after];
   return {
     path: 'spec.command',
     message: `runtimeArguments hold positional values (${values.join(', ')}) that ${launcher.tool} would take as the program to run instead of ${pkgSpec}, and server.json does not name the package's program: set spec.command, e.g. ${JSON.stringify(example)}`,
@@ -289,7 +301,7 @@ interface ImageRef {
   readonly warnings: string[];
 }
 
-const TAG = /^[\w][\w.-]{0,127}$/;
+const TAG = OCI_TAG;
 const DOCKER_HUB = /^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//;
 
 export function imageRef(server: ServerJson, pkg: Package): ImageRef {
@@ -308,6 +320,14 @@ export function imageRef(server: ServerJson, pkg: Package): ImageRef {
     rest = rest.slice(0, colon);
   }
   const repository = withRegistryHost(rest, pkg.registryBaseUrl);
+  const field = packageField(server, pkg);
+  const refuse = (what: string, value: string, why: string): never => {
+    throw new NotDeployableError(server.name, server.version, `oci package ${JSON.stringify(pkg.identifier)}: ${field}.${what} ${JSON.stringify(value)} ${why}`);
+  };
+  const repositoryProblem = ociRepositoryProblem(repository);
+  if (repositoryProblem) refuse('identifier', repository, `(repository) ${repositoryProblem}`);
+  if (digest !== undefined && ociDigestProblem(digest)) refuse('identifier', digest, `(digest) ${ociDigestProblem(digest)}`);
+  if (idTag !== undefined && ociTagProblem(idTag)) refuse('identifier', idTag, `(tag) ${ociTagProblem(idTag)}`);
   const shortNames = [rest, rest.replace(DOCKER_HUB, '')];
   const names = [pkg.identifier, ...shortNames, ...shortNames.map((n) => `${n}:${idTag ?? pkg.version}`)];
   if (digest) return { image: `${repository}@${digest}`, digest, names, warnings };
@@ -341,14 +361,15 @@ function withRegistryHost(repository: string, registryBaseUrl: string | undefine
 /** Every environment variable the package declares, from `environmentVariables` and `docker run -e`. */
 export function packageRequirements(pkg: Package): EnvRequirement[] {
   const docker = pkg.registryType === 'oci' ? dockerRuntime(pkg.runtimeArguments, []).env : [];
-  return mergeRequirements([...docker, ...declaredEnv(pkg, [])]);
+  return mergeRequirements([...docker, ...declaredEnv(undefined, pkg, [])]);
 }
 
-function declaredEnv(pkg: Package, warnings: string[]): EnvRequirement[] {
+function declaredEnv(server: ServerJson | undefined, pkg: Package, warnings: string[]): EnvRequirement[] {
   const out: EnvRequirement[] = [];
+  const field = server ? `${packageField(server, pkg)}.` : '';
   (pkg.environmentVariables ?? []).forEach((e: Partial<KeyValueInput>, i) => {
     // Published documents carry `{}` entries: they fail the schema, yet the registry holds them.
-    if (typeof e.name === 'string' && e.name !== '') out.push(envRequirement(e as KeyValueInput));
+    if (typeof e.name === 'string' && e.name !== '') out.push({ ...envRequirement(e as KeyValueInput), source: `${field}environmentVariables[${i}]` });
     else warnings.push(`environmentVariables[${i}] has no name and is ignored`);
   });
   return out;
@@ -420,6 +441,18 @@ function resolveUrl(template: string, pkg: Package, user: MCPServerSpec, env: re
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Registry-set values of loader, runtime and package-manager variables are refused (./policy.ts); the
+ * user's own `spec.env` entry for such a name is theirs to make.
+ */
+function registryEnvPolicy(server: ServerJson, pkg: Package): RegistryEnvPolicy {
+  const field = packageField(server, pkg);
+  return {
+    denied: deniedEnvReason,
+    describe: (req) => `${server.name}@${server.version}: ${pkg.registryType} package ${pkg.identifier}: ${req.source?.startsWith('packages[') ? req.source : `${field}.${req.source ?? 'environmentVariables'}`}`,
+  };
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -173,7 +173,7 @@ describe('stdio server: YAML → synthesized pod commands → MCP over HTTP', ()
     }
     const container = deployment.spec.template.spec.containers[0];
     expect(container.image).toBe('node:24-bookworm-slim');
-    expect(container.args.slice(container.args.indexOf('--'))).toEqual(['--', 'npx', '-y', `@modelcontextprotocol/server-everything@${EVERYTHING_VERSION}`, 'stdio']);
+    expect(container.args.slice(container.args.indexOf('--'))).toEqual(['--', 'npx', '-y', '--', `@modelcontextprotocol/server-everything@${EVERYTHING_VERSION}`, 'stdio']);
     const { child } = runPod(deployment);
     try {
       await waitReady(port, child);

@@ -31,7 +31,7 @@ describe('synth and validate with spec.registry', () => {
     const deployment = yaml.loadAll(result.stdout).find((o: any) => o.kind === 'Deployment') as any;
     const container = deployment.spec.template.spec.containers[0];
     expect(container.image).toBe('node:24-bookworm-slim');
-    expect(container.args.slice(container.args.indexOf('--') + 1)).toEqual(['npx', '-y', '@upstash/context7-mcp@2.0.2']);
+    expect(container.args.slice(container.args.indexOf('--') + 1)).toEqual(['npx', '-y', '--', '@upstash/context7-mcp@2.0.2']);
     expect(existsSync(join(dir, 'mcp-lock.yaml'))).toBe(true);
   });
 
@@ -89,7 +89,7 @@ test('examples/registry/filesystem-from-registry.yaml validates with nothing lef
   expect(result.stderr).not.toContain('warning');
   const deployment = yaml.loadAll(result.stdout).find((o: any) => o.kind === 'Deployment') as any;
   const args: string[] = deployment.spec.template.spec.containers[0].args;
-  expect(args.slice(args.indexOf('--') + 1)).toEqual(['npx', '-y', '@modelcontextprotocol/server-filesystem@1.0.2', '/tmp']);
+  expect(args.slice(args.indexOf('--') + 1)).toEqual(['npx', '-y', '--', '@modelcontextprotocol/server-filesystem@1.0.2', '/tmp']);
 });
 
 describe('registry search', () => {
@@ -131,7 +131,7 @@ describe('registry show', () => {
     expect(result.stdout).toMatch(/^Version: +2\.0\.0 \(latest\)$/m);
     expect(result.stdout).toMatch(/npm +@upstash\/context7-mcp +2\.0\.2 +stdio/);
     expect(result.stdout).toMatch(/streamable-http +https:\/\/mcp\.context7\.com\/mcp/);
-    expect(result.stdout).toContain('Deploys as:  node:24-bookworm-slim — npx -y @upstash/context7-mcp@2.0.2 (stdio, port 8080)');
+    expect(result.stdout).toContain('Deploys as:  node:24-bookworm-slim — npx -y -- @upstash/context7-mcp@2.0.2 (stdio, port 8080)');
     expect(result.stdout).toMatch(/CONTEXT7_API_KEY +no +yes/);
   });
 

@@ -40,7 +40,7 @@ const FIXTURES: Record<string, Outcome> = {
       user: { env: [secretRef('AIRTABLE_API_KEY', 'airtable_api_key')] },
       nameOnly: [['spec.env', /missing required environment variable AIRTABLE_API_KEY .*valueFrom\.secretKeyRef/]],
       image: NODE,
-      run: ['npx', '-y', 'airtable-mcp-server@1.7.3'],
+      run: ['npx', '-y', '--', 'airtable-mcp-server@1.7.3'],
       transport: 'stdio',
     },
   },
@@ -55,7 +55,7 @@ const FIXTURES: Record<string, Outcome> = {
     },
   },
   'io.github.example.configurable-server.json': {
-    deploys: { image: NODE, run: ['npx', '-y', '@example/mcp-server@1.0.0', '--port', '3000'], transport: 'http', port: 3000, path: '/mcp' },
+    deploys: { image: NODE, run: ['npx', '-y', '--', '@example/mcp-server@1.0.0', '--port', '3000'], transport: 'http', port: 3000, path: '/mcp' },
   },
   'io.github.example.database-manager.json': {
     deploys: {
@@ -130,16 +130,16 @@ const FIXTURES: Record<string, Outcome> = {
   },
   'io.github.joelverhagen.knapcode-samplemcpserver.json': { notDeployable: /nuget package Knapcode\.SampleMcpServer runs on the \.NET SDK/ },
   'io.github.mobile-next.mobile-mcp.json': {
-    deploys: { image: NODE, run: ['npx', '-y', '@mobilenext/mobile-mcp@0.0.31'], transport: 'stdio', warnings: [/environmentVariables\[0\] has no name/] },
+    deploys: { image: NODE, run: ['npx', '-y', '--', '@mobilenext/mobile-mcp@0.0.31'], transport: 'stdio', warnings: [/environmentVariables\[0\] has no name/] },
   },
   'io.github.mobile-next.mobile-mcp@0.0.26.json': {
-    deploys: { image: NODE, run: ['npx', '-y', '@mobilenext/mobile-mcp@0.0.26'], transport: 'stdio', warnings: [/environmentVariables\[0\] has no name/] },
+    deploys: { image: NODE, run: ['npx', '-y', '--', '@mobilenext/mobile-mcp@0.0.26'], transport: 'stdio', warnings: [/environmentVariables\[0\] has no name/] },
   },
   'io.github.modelcontextprotocol.filesystem.json': {
     deploys: {
       user: { args: ['/tmp'] },
       image: NODE,
-      run: ['npx', '-y', '@modelcontextprotocol/server-filesystem@1.0.2', '/tmp'],
+      run: ['npx', '-y', '--', '@modelcontextprotocol/server-filesystem@1.0.2', '/tmp'],
       transport: 'stdio',
       env: { LOG_LEVEL: 'info', npm_config_cache: '/home/mcp/.npm' },
     },
@@ -155,19 +155,19 @@ const FIXTURES: Record<string, Outcome> = {
   },
   'io.github.upstash.context7.json': {
     // The package version (2.0.2), not the server version (2.0.0), is what runs.
-    deploys: { image: NODE, run: ['npx', '-y', '@upstash/context7-mcp@2.0.2'], transport: 'stdio' },
+    deploys: { image: NODE, run: ['npx', '-y', '--', '@upstash/context7-mcp@2.0.2'], transport: 'stdio' },
   },
-  'io.github.upstash.context7@1.0.0.json': { deploys: { image: NODE, run: ['npx', '-y', '@upstash/context7-mcp@1.0.21'], transport: 'stdio' } },
-  'io.github.verygoodplugins.mcp-automem.json': { deploys: { image: NODE, run: ['npx', '-y', '@verygoodplugins/mcp-automem@0.15.0'], transport: 'stdio' } },
-  'io.github.verygoodplugins.mcp-automem@0.9.1.json': { deploys: { image: NODE, run: ['npx', '-y', '@verygoodplugins/mcp-automem@0.9.1'], transport: 'stdio' } },
+  'io.github.upstash.context7@1.0.0.json': { deploys: { image: NODE, run: ['npx', '-y', '--', '@upstash/context7-mcp@1.0.21'], transport: 'stdio' } },
+  'io.github.verygoodplugins.mcp-automem.json': { deploys: { image: NODE, run: ['npx', '-y', '--', '@verygoodplugins/mcp-automem@0.15.0'], transport: 'stdio' } },
+  'io.github.verygoodplugins.mcp-automem@0.9.1.json': { deploys: { image: NODE, run: ['npx', '-y', '--', '@verygoodplugins/mcp-automem@0.9.1'], transport: 'stdio' } },
   'io.modelcontextprotocol.anonymous.hybrid-mcp.json': {
-    deploys: { image: NODE, run: ['npx', '-y', '@example/hybrid-mcp-server@1.5.0', '--mode', 'local'], transport: 'stdio' },
+    deploys: { image: NODE, run: ['npx', '-y', '--', '@example/hybrid-mcp-server@1.5.0', '--mode', 'local'], transport: 'stdio' },
   },
   'io.modelcontextprotocol.anonymous.multi-tenant-server.json': {
     notDeployable: /it is a remote server only, hosted at https:\/\/anonymous\.modelcontextprotocol\.io\/mcp\/\{tenant_id\} \(streamable-http\)/,
   },
   'io.modelcontextprotocol.text-editor.json': { notDeployable: /mcpb bundle https:\/\/github\.com\/.*text-editor\.mcpb is an archive for desktop MCP hosts/ },
-  'io.snyk.cli-mcp.json': { deploys: { image: NODE, run: ['npx', '-y', 'snyk@1.1298.0', 'mcp', '-t', 'stdio'], transport: 'stdio' } },
+  'io.snyk.cli-mcp.json': { deploys: { image: NODE, run: ['npx', '-y', '--', 'snyk@1.1298.0', 'mcp', '-t', 'stdio'], transport: 'stdio' } },
 };
 
 /** The spec as the CLI hands it over: validated, with the schema defaults filled in. */

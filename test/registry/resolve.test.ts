@@ -69,7 +69,7 @@ describe('resolving and pinning', () => {
   test('latest is resolved, the spec filled in, and the lockfile records what was used', async () => {
     const run = setup();
     const [out] = await run.resolve([context7()]);
-    expect(out!.resource.spec).toMatchObject({ image: 'node', tag: '24-bookworm-slim', command: ['npx', '-y', '@upstash/context7-mcp@2.0.2'], transport: { type: 'stdio' }, registry: { name: CONTEXT7 } });
+    expect(out!.resource.spec).toMatchObject({ image: 'node', tag: '24-bookworm-slim', command: ['npx', '-y', '--', '@upstash/context7-mcp@2.0.2'], transport: { type: 'stdio' }, registry: { name: CONTEXT7 } });
     const lock = Lockfile.read(run.lockfile);
     expect(lock.get(registry.url, CONTEXT7, 'latest')).toEqual({
       registry: registry.url,
@@ -91,12 +91,12 @@ describe('resolving and pinning', () => {
     registry.setLatest(CONTEXT7, undefined);
 
     const [again] = await run.resolve([context7()]);
-    expect(again!.resource.spec.command).toEqual(['npx', '-y', '@upstash/context7-mcp@1.0.21']);
+    expect(again!.resource.spec.command).toEqual(['npx', '-y', '--', '@upstash/context7-mcp@1.0.21']);
     expect(Lockfile.read(run.lockfile).get(registry.url, CONTEXT7, 'latest')?.version).toBe('1.0.0');
 
     run.info.length = 0;
     const [updated] = await run.resolve([context7()], { update: true });
-    expect(updated!.resource.spec.command).toEqual(['npx', '-y', '@upstash/context7-mcp@2.0.2']);
+    expect(updated!.resource.spec.command).toEqual(['npx', '-y', '--', '@upstash/context7-mcp@2.0.2']);
     expect(run.info).toEqual([`${run.lockfile}: ${CONTEXT7} (latest): 1.0.0 → 2.0.0; package npm @upstash/context7-mcp 1.0.21 → npm @upstash/context7-mcp 2.0.2`]);
     expect(Lockfile.read(run.lockfile).get(registry.url, CONTEXT7, 'latest')?.version).toBe('2.0.0');
 
