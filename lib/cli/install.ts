@@ -10,6 +10,7 @@ interface InstallOptions {
   watchNamespace?: string;
   replicas: string;
   registryUrl?: string;
+  allowedRegistryUrl?: string[];
   crd: boolean;
   output: 'yaml' | 'json';
 }
@@ -29,6 +30,7 @@ function installProps(opts: InstallOptions): OperatorInstallProps {
     watchNamespace: opts.watchNamespace,
     replicas,
     registryUrl: opts.registryUrl,
+    allowedRegistryUrls: opts.allowedRegistryUrl,
     includeCrd: opts.crd,
   };
 }
@@ -51,6 +53,7 @@ export function installCommand(io: CliIo): Command {
     .option('--bridge-image <image>', 'image stdio servers copy the bridge from (default: the controller image)')
     .option('--replicas <n>', 'controller replicas (one leader, the rest standby)', '2')
     .option('--registry-url <url>', 'MCP Registry the controller resolves spec.registry against')
+    .option('--allowed-registry-url <url...>', 'further registries spec.registry.url may name (others are refused)')
     .option('--no-crd', 'leave the CRD out (when it is managed separately)')
     .addHelpText('after', '\nExample:\n  mcp-operator install | kubectl apply --server-side -f -')
     .action((opts: InstallOptions) => print(io, operatorInstallObjects(installProps(opts)), opts.output));

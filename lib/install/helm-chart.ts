@@ -27,6 +27,8 @@ export const DEFAULT_VALUES = {
   replicas: 2,
   watchNamespace: '',
   registryUrl: '',
+  /** Further registries spec.registry.url may name; any other URL is refused. */
+  allowedRegistryUrls: [],
   logLevel: 'info',
   resources: DEFAULT_RESOURCES,
   nodeSelector: {},
@@ -48,7 +50,7 @@ function markedObjects(watch: boolean): Obj[] {
     pod.nodeSelector = BLOCK('nodeSelector');
     pod.tolerations = BLOCK('tolerations');
     // Optional arguments become conditionals in the template.
-    container.args = container.args.filter((a: string) => !/^--(namespace|registry-url|bridge-image|log-level)=/.test(a));
+    container.args = container.args.filter((a: string) => !/^--(namespace|registry-url|allowed-registry-url|bridge-image|log-level)=/.test(a));
     container.args.push(BLOCK('args'));
   }
   return objects;
@@ -64,6 +66,7 @@ function render(o: Obj): string {
     .replace(/^( *)- helm-marker-block-args\n/m, (_m, indent: string) =>
       `${indent}{{- if .Values.watchNamespace }}\n${indent}- --namespace={{ .Values.watchNamespace }}\n${indent}{{- end }}\n`
       + `${indent}{{- if .Values.registryUrl }}\n${indent}- --registry-url={{ .Values.registryUrl }}\n${indent}{{- end }}\n`
+      + `${indent}{{- range .Values.allowedRegistryUrls }}\n${indent}- --allowed-registry-url={{ . }}\n${indent}{{- end }}\n`
       + `${indent}- --bridge-image={{ .Values.bridgeImage | default (printf "%s:%s" .Values.image.repository .Values.image.tag) }}\n`
       + `${indent}- --log-level={{ .Values.logLevel }}\n`);
   // Optional blocks: emitted only when the value is non-empty, as `mcp-operator install` does.

@@ -38,6 +38,11 @@ export interface OperatorInstallProps {
   readonly affinity?: k8s.Affinity;
   /** MCP Registry the controller resolves `spec.registry` against. @default the official registry */
   readonly registryUrl?: string;
+  /**
+   * Further registries `spec.registry.url` may name; any other URL is refused (it is set by whoever
+   * writes an MCPServer, and the controller would fetch it). @default none: only `registryUrl`
+   */
+  readonly allowedRegistryUrls?: readonly string[];
   /** Also emit the CRD. @default true */
   readonly includeCrd?: boolean;
   /** Also emit the Namespace. @default true */
@@ -134,6 +139,7 @@ export class OperatorInstall extends Construct {
       `--health-probe-bind-address=:${HEALTH_PORT}`,
       ...(props.watchNamespace ? [`--namespace=${props.watchNamespace}`] : []),
       ...(props.registryUrl ? [`--registry-url=${props.registryUrl}`] : []),
+      ...(props.allowedRegistryUrls ?? []).map((url) => `--allowed-registry-url=${url}`),
       `--bridge-image=${props.bridgeImage ?? controllerImage(props)}`,
       `--log-level=${props.logLevel ?? 'info'}`,
     ];
