@@ -51,7 +51,9 @@ CONF=$RUN/conf
 # The node's network: a bridge that exists only on this machine. Its gateway address is also where
 # the API server listens and the node's InternalIP.
 BRIDGE=cni0 POD_CIDR=10.88.0.0/16 GW=10.88.0.1
-SERVICE_CIDR=10.0.0.0/16
+# Not the bare control plane's 10.0.0.0/16: this node's kube-proxy routes its ClusterIPs on the host,
+# and integration tests on a plane of their own must not reach these Services by accident.
+SERVICE_CIDR=10.96.0.0/16
 NODE_NAME=mcp-node
 GUARD=mcp-operator-cluster-guard
 # Sysctls kubelet and the bridge plugin change; saved at `up`, restored at `down`.
@@ -60,7 +62,7 @@ SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops 
 # Host paths the components write outside the state dir; `down` removes those that did not exist before `up`.
 FIXED_PATHS=(/var/lib/kubelet /var/log/containers /var/log/pods /usr/libexec/kubernetes /var/lib/cni /run/containerd)
 
-export MCP_OPERATOR_CP_STATE=$STATE/cp MCP_OPERATOR_CP_BIND=$GW MCP_OPERATOR_CP_NODE=1
+export MCP_OPERATOR_CP_STATE=$STATE/cp MCP_OPERATOR_CP_BIND=$GW MCP_OPERATOR_CP_NODE=1 MCP_OPERATOR_CP_SERVICE_CIDR=$SERVICE_CIDR
 export CONTAINERD_ADDRESS=$RUN/containerd/containerd.sock CONTAINERD_NAMESPACE=k8s.io
 KUBECONFIG_PATH=$STATE/cp/kubeconfig
 K() { "$CP_BIN/kubectl" --kubeconfig="$KUBECONFIG_PATH" "$@"; }

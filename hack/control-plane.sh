@@ -22,6 +22,9 @@
 #                            the host's own IPv4). hack/cluster.sh passes the CNI bridge address, so pods
 #                            reach the API server through the `kubernetes` Service without it listening
 #                            on any outside interface.
+#   MCP_OPERATOR_CP_SERVICE_CIDR  Service IP range (default 10.0.0.0/16; its first address is the
+#                            `kubernetes` Service). hack/cluster.sh uses another range, so ClusterIPs of
+#                            this plane never collide with the routes the real node's kube-proxy installs.
 #   MCP_OPERATOR_CP_NODE=1   run as the control plane of a real node: ServiceAccount admission on (pods
 #                            get projected tokens), and a kubelet client certificate so the kubelet API
 #                            needs no anonymous access. Off for API-server-only tests (no token controller
@@ -51,6 +54,7 @@ TIMEOUT=${MCP_OPERATOR_CP_TIMEOUT:-120}
 STOP_GRACE=${MCP_OPERATOR_CP_STOP_GRACE:-15}
 BIND=${MCP_OPERATOR_CP_BIND:-127.0.0.1}
 NODE_MODE=${MCP_OPERATOR_CP_NODE:-0}
+SERVICE_CIDR=${MCP_OPERATOR_CP_SERVICE_CIDR:-10.0.0.0/16}
 
 # =====================================================================================================
 # build
@@ -215,7 +219,8 @@ load_state() {
   [[ -f $STATE/state.env ]] || return 1
   # shellcheck disable=SC1091
   source "$STATE/state.env"
-  ST_BIND=${ST_BIND:-127.0.0.1} ST_NODE_MODE=${ST_NODE_MODE:-0} # state written before these existed
+  # state written before these existed
+  ST_BIND=${ST_BIND:-127.0.0.1} ST_NODE_MODE=${ST_NODE_MODE:-0} ST_SERVICE_CIDR=${ST_SERVICE_CIDR:-10.0.0.0/16}
 }
 
 save_state() {
@@ -225,7 +230,7 @@ save_state() {
     printf 'ST_ETCD_PID=%q\nST_ETCD_PORT=%q\nST_PEER_PORT=%q\n' "$ST_ETCD_PID" "$ST_ETCD_PORT" "$ST_PEER_PORT"
     printf 'ST_APISERVER_PID=%q\nST_APISERVER_PORT=%q\n' "${ST_APISERVER_PID:-}" "$ST_APISERVER_PORT"
     printf 'ST_ADVERTISE=%q\nST_ENDPOINT_RECONCILER=%q\n' "$ST_ADVERTISE" "$ST_ENDPOINT_RECONCILER"
-    printf 'ST_BIND=%q\nST_NODE_MODE=%q\n' "$ST_BIND" "$ST_NODE_MODE"
+    printf 'ST_BIND=%q\nST_NODE_MODE=%q\nST_SERVICE_CIDR=%q\n' "$ST_BIND" "$ST_NODE_MODE" "$ST_SERVICE_CIDR"
   } >"$tmpf"
   mv "$tmpf" "$STATE/state.env"
 }
@@ -258,7 +263,8 @@ make_pki() {
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
       -subj "/CN=kube-apiserver" -keyout apiserver.key -out apiserver.csr 2>/dev/null
-    local san="IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default"
+    local base=${ST_SERVICE_CIDR%/*}
+    local san="IP:127.0.0.1,DNS:localhost,IP:${base%.*}.$((${base##*.} + 1)),DNS:kubernetes,DNS:kubernetes.default"
     san+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     [[ $ST_ADVERTISE == 127.0.0.1 ]] || san+=",IP:$ST_ADVERTISE"
     [[ $ST_BIND == 127.0.0.1 || $ST_BIND == "$ST_ADVERTISE" ]] || san+=",IP:$ST_BIND"
@@ -383,7 +389,7 @@ start_apiserver() {
     --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv"
     --service-account-issuer=https://kubernetes.default.svc.cluster.local
     --service-account-key-file="$pki/sa.key" --service-account-signing-key-file="$pki/sa.key"
-    --service-cluster-ip-range=10.0.0.0/16
+    --service-cluster-ip-range="$ST_SERVICE_CIDR"
     --authorization-mode=RBAC --allow-privileged=true
   )
   if [[ $ST_NODE_MODE == 1 ]]; then
@@ -429,7 +435,7 @@ cmd_up() {
   local t0=$SECONDS
   mkdir -p "$STATE"
   chmod 700 "$STATE"
-  ST_BIND=$BIND ST_NODE_MODE=$NODE_MODE
+  ST_BIND=$BIND ST_NODE_MODE=$NODE_MODE ST_SERVICE_CIDR=$SERVICE_CIDR
   pick_advertise
   make_pki
   ST_APISERVER_PID=

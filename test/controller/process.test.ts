@@ -36,7 +36,9 @@ describe('mcp-operator controller (process)', () => {
       const finished = new Map(lines.filter((l) => l.msg === 'reconcile finished').map((l) => [l.reconcileID, l]));
       expect(startedIds).toContain(midway.reconcileID);
       for (const id of startedIds) expect(finished.get(id)?.result).toBeDefined();
-      expect(finished.get(midway.reconcileID)?.result).toBe('success');
+      // Finished without error: 'requeue' is a success that looks again later, as it does while the
+      // Deployment has no ready pods (none can start on a bare API server).
+      expect(['success', 'requeue']).toContain(finished.get(midway.reconcileID)?.result);
       expect(lines.slice(shutdownAt).some((l) => l.msg === 'reconcile started')).toBe(false);
       expect(lines[lines.length - 1]).toMatchObject({ msg: 'controller stopped', reason: 'stopped' });
       // What the interrupted reconcile set out to do is done: objects applied and status written.
