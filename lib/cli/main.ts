@@ -1,4 +1,3 @@
-import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
 import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
@@ -7,6 +6,7 @@ import { synthCommand, validateCommand } from './synth';
 import { controllerCommand } from '../controller/cli';
 import { initCommand, registryCommand } from '../registry/cli';
 import { registryResolveHook } from '../registry/controller-hook';
+import { readTextBounded } from '../synth';
 import { PROJECT_VERSION } from '../version';
 
 export type { CliIo } from './io';
@@ -81,7 +81,8 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    readStdin: () => readFileSync(0, 'utf8'),
+    // Bounded like every other input: `-f -` fed from an endless pipe is refused, not buffered.
+    readStdin: () => readTextBounded(0),
   };
 }
 
