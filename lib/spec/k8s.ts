@@ -36,6 +36,8 @@ export const qualifiedName = (description?: string) => s.string({
   rule: "self.indexOf('/') <= 253",
   message: 'the prefix before "/" must be at most 253 characters',
   check: (v: string) => v.indexOf('/') <= 253,
+  // Qualified names sit inside lists (affinity terms, selectors); the pattern and maxLength stay in the CRD.
+  cliOnly: true,
 });
 
 /** A ConfigMap key (and the key of a configMapKeyRef or secretKeyRef), as the API server checks it. */
@@ -107,6 +109,8 @@ export const envVarSource = s.object(
       message: `divisor must be ${CPU_DIVISORS.join(' or ')} for cpu, one of ${MEMORY_DIVISORS.join(', ')} for memory and ephemeral-storage`,
       fieldPath: '.divisor',
       check: (v) => v.divisor === undefined || (String(v.resource).endsWith('.cpu') ? CPU_DIVISORS : MEMORY_DIVISORS).includes(String(v.divisor)),
+      // Estimated 8x over the CRD budget (it sits in the env list); the Deployment is refused either way.
+      cliOnly: true,
     }),
   },
   { description: 'Where the value comes from; exactly one source.' },
@@ -188,6 +192,8 @@ export const resourceRequirements = s.object(
   message: 'hugepages and extended resources cannot be overcommitted: a request needs a limit of the same value',
   fieldPath: '.requests',
   check: (v) => Object.entries(v.requests ?? {}).every(([k, q]) => isOvercommitable(k) || (v.limits !== undefined && Object.hasOwn(v.limits, k) && String(v.limits[k]) === String(q))),
+  // Comparing two quantity maps costs more than the CRD budget allows.
+  cliOnly: true,
 });
 
 export const toleration = s.object({
@@ -215,6 +221,7 @@ export const toleration = s.object({
   message: 'the key prefix before "/" must be at most 253 characters',
   fieldPath: '.key',
   check: (v) => v.key === undefined || v.key.indexOf('/') <= 253,
+  cliOnly: true,
 });
 
 const INT64_TEXT = /^-?(0|[1-9][0-9]{0,18})$/;
@@ -236,6 +243,8 @@ const nodeSelectorRequirement = s.object(
     if (v.operator === 'Exists' || v.operator === 'DoesNotExist') return values.length === 0;
     return values.length === 1 && INT64_TEXT.test(values[0]!) && BigInt(values[0]!) <= 2n ** 63n - 1n && BigInt(values[0]!) >= -(2n ** 63n);
   },
+  // Inside two nested lists its estimated cost exceeds the CRD budget.
+  cliOnly: true,
 });
 
 /** matchFields can only select on metadata.name, with In or NotIn and exactly one value. */
@@ -254,7 +263,8 @@ const nodeSelectorTerm = s.object({
 });
 
 export const labelSelector = s.object({
-  matchLabels: s.map(labelValue(), { keys: qualifiedName(), keyHint: 'a label key', maxProperties: 64 }),
+  // Selectors sit in lists of affinity terms: a per-key CEL rule there exceeds the CRD cost budget.
+  matchLabels: s.map(labelValue(), { keys: qualifiedName(), keyHint: 'a label key', maxProperties: 64, keysCliOnly: true }),
   matchExpressions: s.array(
     s.object(
       {
@@ -268,6 +278,7 @@ export const labelSelector = s.object({
       message: 'In and NotIn need values; Exists and DoesNotExist take none',
       fieldPath: '.values',
       check: (v) => ((v.operator === 'In' || v.operator === 'NotIn') ? (v.values ?? []).length > 0 : (v.values ?? []).length === 0),
+      cliOnly: true,
     }),
     { maxItems: 64 },
   ),
@@ -286,9 +297,10 @@ const podAffinityTerm = s.object(
 const weight = s.integer({ minimum: 1, maximum: 100 });
 
 const podAffinity = s.object({
-  requiredDuringSchedulingIgnoredDuringExecution: s.array(podAffinityTerm),
+  requiredDuringSchedulingIgnoredDuringExecution: s.array(podAffinityTerm, { maxItems: 32 }),
   preferredDuringSchedulingIgnoredDuringExecution: s.array(
     s.object({ weight, podAffinityTerm }, { required: ['weight', 'podAffinityTerm'] }),
+    { maxItems: 32 },
   ),
 });
 
@@ -301,6 +313,7 @@ export const affinity = s.object(
       ),
       preferredDuringSchedulingIgnoredDuringExecution: s.array(
         s.object({ weight, preference: nodeSelectorTerm }, { required: ['weight', 'preference'] }),
+        { maxItems: 32 },
       ),
     }),
     podAffinity,

@@ -20,6 +20,16 @@ export interface CelRule {
   readonly check: (value: any) => boolean;
   /** Field the error is reported on, relative to the node carrying the rule (e.g. `.value`). */
   readonly fieldPath?: string;
+  /**
+   * Checked by the CLI and the controller only: the API server refuses a CRD whose rules it estimates
+   * too costly (rules inside lists multiply), and this one would push it over. Say why where it is set.
+   */
+  readonly cliOnly?: boolean;
+}
+
+/** The rules that go into the CRD as x-kubernetes-validations. */
+function crdRules(rules: readonly CelRule[]): Array<Record<string, string>> {
+  return rules.filter((r) => !r.cliOnly).map((r) => ({ rule: r.rule, message: r.message, ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}) }));
 }
 
 interface CommonOptions {
@@ -43,13 +53,8 @@ export abstract class Schema<T> {
     const out: OpenApiSchema = {};
     if (this.common.description) out.description = this.common.description;
     Object.assign(out, this.ownOpenApi());
-    if (this.rules.length > 0) {
-      out['x-kubernetes-validations'] = this.rules.map((r) => ({
-        rule: r.rule,
-        message: r.message,
-        ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}),
-      }));
-    }
+    const rules = crdRules(this.rules);
+    if (rules.length > 0) out['x-kubernetes-validations'] = rules;
     return out;
   }
 
@@ -128,7 +133,7 @@ export class StringSchema<E extends string = string> extends Schema<E> {
     if (o.maxLength !== undefined) parts.push(`size(${variable}) <= ${o.maxLength}`);
     if (o.pattern) parts.push(`${variable}.matches(${celString(o.pattern)})`);
     if (o.enum) parts.push(`${variable} in [${o.enum.map((e) => celString(e)).join(', ')}]`);
-    for (const rule of this.rules) parts.push(`(${rule.rule.replace(/\bself\b/g, variable)})`);
+    for (const rule of this.rules) if (!rule.cliOnly) parts.push(`(${rule.rule.replace(/\bself\b/g, variable)})`);
     return parts.length > 0 ? parts.join(' && ') : undefined;
   }
 
@@ -363,6 +368,8 @@ export interface MapOptions extends CommonOptions {
   readonly keyHint?: string;
   /** Bounds the entries (and so the cost the API server estimates for the key rule). */
   readonly maxProperties?: number;
+  /** Keep the key rule out of the CRD (CLI and controller only), for maps nested in lists: see CelRule.cliOnly. */
+  readonly keysCliOnly?: boolean;
   /**
    * A limit on the bytes of the whole map, as the API server applies to ConfigMap data (values) and
    * to annotations (keys and values). CEL cannot sum a map, so only the CLI and the controller check it.
@@ -376,7 +383,7 @@ export class MapSchema<T> extends Schema<Record<string, T>> {
   }
 
   protected ownOpenApi(): OpenApiSchema {
-    const keyRule = this.opts.keys?.celOver('k');
+    const keyRule = this.opts.keysCliOnly ? undefined : this.opts.keys?.celOver('k');
     return {
       'type': 'object',
       'additionalProperties': this.values.openApi(),
@@ -389,8 +396,7 @@ export class MapSchema<T> extends Schema<Record<string, T>> {
     const out = super.openApi();
     // The key rule and rules added with withRule share the one x-kubernetes-validations list.
     const own = this.ownOpenApi()['x-kubernetes-validations'] as unknown[] | undefined;
-    const added = this.rules.map((r) => ({ rule: r.rule, message: r.message, ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}) }));
-    if (own) out['x-kubernetes-validations'] = [...own, ...added];
+    if (own) out['x-kubernetes-validations'] = [...own, ...crdRules(this.rules)];
     return out;
   }
 
