@@ -48,9 +48,9 @@ export const configMapKey = (description?: string) => s.string({
   pattern: '^[-._a-zA-Z0-9]+$',
   patternHint: 'a ConfigMap key (letters, digits, "-", "_", ".")',
 }).withRule({
-  rule: "self != '.' && self != '..'",
-  message: 'must not be "." or ".."',
-  check: (v: string) => v !== '.' && v !== '..',
+  rule: "self != '.' && !self.startsWith('..')",
+  message: 'must not be "." or start with ".."',
+  check: (v: string) => v !== '.' && !v.startsWith('..'),
 });
 
 const objectName = (what: string) =>

@@ -113,7 +113,7 @@ export const mcpServerSpec = s.object({
       message: 'is a name every JS object inherits; cdk8s-plus cannot store it as a ConfigMap key',
       check: (v: string) => !INHERITED_NAMES.includes(v),
     }),
-    keyHint: 'a ConfigMap key (letters, digits, "-", "_", "."; at most 253; not "." or "..")',
+    keyHint: 'a ConfigMap key (letters, digits, "-", "_", "."; at most 253; not "." nor starting with "..")',
     maxProperties: 1024,
     maxTotalBytes: { bytes: CONFIG_MAX_BYTES, countKeys: false, what: 'ConfigMap data' },
     description: 'Configuration files: a ConfigMap mounted at configMountPath; pods roll when it changes.',
