@@ -40,7 +40,10 @@ export interface LoadResult {
   readonly problems: Problem[];
 }
 
-type Reading = { readonly ok: true; readonly value: null | boolean | number | string } | { readonly ok: false; readonly error: string };
+type Reading =
+  | { readonly ok: true; readonly value: null | boolean | number | string }
+  /** `kubectlReadsIt`: kubectl has a value, but we cannot carry it unchanged. */
+  | { readonly ok: false; readonly error: string; readonly kubectlReadsIt?: boolean };
 type ExplicitTag = 'int' | 'float' | 'bool' | 'null';
 
 /** A non-string plain scalar (or explicitly tagged one), resolved both ways and judged after parsing. */
@@ -141,7 +144,7 @@ function kubeReading(text: string, explicit: ExplicitTag | undefined): Reading {
   if (typeof value === 'number' && !Number.isFinite(value)) return { ok: false, error: `JSON has no ${value} (kubectl: "json: unsupported value")` };
   if (typeof value === 'bigint') {
     const n = Number(value);
-    if (!Number.isSafeInteger(n)) return { ok: false, error: `the integer ${value} is beyond 2^53 and cannot be carried exactly; quote it if it is meant as text` };
+    if (!Number.isSafeInteger(n)) return { ok: false, error: `the integer ${value} is beyond 2^53 and cannot be carried exactly; quote it if it is meant as text`, kubectlReadsIt: true };
     return { ok: true, value: n };
   }
   return { ok: true, value };
@@ -249,7 +252,8 @@ export function loadKubeYaml(text: string, file: string, limits = YAML_LIMITS): 
     problems.push(...local);
     if (local.length === 0 && value !== null && value !== undefined) documents.push({ index, value });
   });
-  return { documents, count: pieces.length, problems };
+  // All or nothing: a file with any problem yields no documents.
+  return { documents: problems.length > 0 ? [] : documents, count: pieces.length, problems };
 }
 
 function loadPiece(piece: Piece, origin: Problem['origin'], limits: typeof YAML_LIMITS, problems: Problem[]): unknown {
@@ -377,7 +381,7 @@ class Materializer {
     if (s.text === MERGE && s.tag === undefined) return MERGE;
     const written = s.tag ? `!!${s.tag} ${s.text}` : s.text;
     if (!s.kube.ok) {
-      this.problem(path, `kubectl cannot read ${written}: ${s.kube.error}`);
+      this.problem(path, s.kube.kubectlReadsIt ? `kubectl reads ${written} as an integer, but ${s.kube.error}` : `kubectl cannot read ${written}: ${s.kube.error}`);
       return undefined;
     }
     if (!s.yaml12.ok) {
