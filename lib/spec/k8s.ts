@@ -191,7 +191,8 @@ export const resourceRequirements = s.object(
   rule: "!has(self.requests) || self.requests.all(k, k in ['cpu', 'memory', 'ephemeral-storage'] || (has(self.limits) && k in self.limits && string(self.limits[k]) == string(self.requests[k])))",
   message: 'hugepages and extended resources cannot be overcommitted: a request needs a limit of the same value',
   fieldPath: '.requests',
-  check: (v) => Object.entries(v.requests ?? {}).every(([k, q]) => isOvercommitable(k) || (v.limits !== undefined && Object.hasOwn(v.limits, k) && String(v.limits[k]) === String(q))),
+  check: (v) => Object.entries(v.requests ?? {}).every(([k, q]) =>
+    isOvercommitable(k) || (v.limits !== undefined && Object.hasOwn(v.limits, k) && String(v.limits[k]) === String(q))),
   // Comparing two quantity maps costs more than the CRD budget allows.
   cliOnly: true,
 });

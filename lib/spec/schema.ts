@@ -384,11 +384,12 @@ export class MapSchema<T> extends Schema<Record<string, T>> {
 
   protected ownOpenApi(): OpenApiSchema {
     const keyRule = this.opts.keysCliOnly ? undefined : this.opts.keys?.celOver('k');
+    const keyValidation = keyRule ? [{ rule: `self.all(k, ${keyRule})`, message: `every key must be ${this.opts.keyHint ?? 'valid'}` }] : undefined;
     return {
-      'type': 'object',
-      'additionalProperties': this.values.openApi(),
+      type: 'object',
+      additionalProperties: this.values.openApi(),
       ...(this.opts.maxProperties !== undefined ? { maxProperties: this.opts.maxProperties } : {}),
-      ...(keyRule ? { 'x-kubernetes-validations': [{ rule: `self.all(k, ${keyRule})`, message: `every key must be ${this.opts.keyHint ?? 'valid'}` }] } : {}),
+      ...(keyValidation ? { 'x-kubernetes-validations': keyValidation } : {}),
     };
   }
 

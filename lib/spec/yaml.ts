@@ -266,7 +266,8 @@ function loadPiece(piece: Piece, origin: Problem['origin'], limits: typeof YAML_
       raw = yaml.load(piece.text, options);
     } catch (err) {
       if (err instanceof LoadError) {
-        problems.push({ origin, message: err.message, line: err.line !== undefined ? piece.line + err.line + 1 : undefined, column: err.column !== undefined ? err.column + 1 : undefined });
+        const line = err.line !== undefined ? piece.line + err.line + 1 : undefined;
+        problems.push({ origin, message: err.message, line, column: err.column !== undefined ? err.column + 1 : undefined });
         return undefined;
       }
       const e = err as yaml.YAMLException;
@@ -462,7 +463,7 @@ class Materializer {
       // JS orders integer-like keys first, so their place relative to `<<` is unknown: refuse any overlap.
       const unsure = integerLike.includes(k) && merges.some(({ merge }) => merge.some((m) => Object.hasOwn(m, k)));
       if (unsure || specified.get(k) !== v) {
-        this.problem(joinPath(path, k), `is written before a << merge that also sets it: kubectl (YAML 1.1) takes the merged value, YAML 1.2 the written one; put the << first`);
+        this.problem(joinPath(path, k), 'is written before a << merge that also sets it: kubectl (YAML 1.1) takes the merged value, YAML 1.2 the written one; put the << first');
       }
     }
     return toRecord(specified);

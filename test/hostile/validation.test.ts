@@ -8,8 +8,8 @@
 import * as yaml from 'js-yaml';
 import { desired, parseDocuments, toYaml, validateDocuments } from '../../lib';
 import { InvalidInputError } from '../../lib/spec/validate';
-import { freshNamespace, kubectl } from '../support/control-plane';
 import { cli } from '../support/cli';
+import { freshNamespace, kubectl } from '../support/control-plane';
 import { corpus, CorpusCase, KubeObjects } from './support/yaml-corpus';
 
 const BASE = { image: 'ghcr.io/example/server', tag: '1.0.0' };
@@ -75,7 +75,9 @@ describe('the generated corpus agrees with the real API server', () => {
     expect(disagreements).toEqual([]);
     // The exceptions are real: the server does accept them, so the reason we give is what differs.
     const exceptions = placed.filter((p) => p.j.c.stricterBecause);
-    for (const p of exceptions) expect({ name: p.j.c.name, applied: appliedNames.has(p.object.metadata.name) }).toEqual({ name: p.j.c.name, applied: true });
+    for (const p of exceptions) {
+      expect({ name: p.j.c.name, applied: appliedNames.has(p.object.metadata.name) }).toEqual({ name: p.j.c.name, applied: true });
+    }
   });
 
   test('the CLI names the file, document and field path of each refused case and writes nothing', async () => {

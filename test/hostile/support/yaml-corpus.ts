@@ -25,10 +25,19 @@ const container = (objects: KubeObjects) => pod(objects).containers.find((c: any
 const configMap = (objects: KubeObjects) => objects.find((o) => o.kind === 'ConfigMap')!;
 
 const INT32_MAX = 2 ** 31 - 1;
+const requiredNodeAffinity = (r: unknown) => ({
+  nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [r] }] } },
+});
 const ZERO_IS_DEFAULT = (v: number) => (v === 0 ? 'the API server reads 0 as "unset" and defaults it (period 10, timeout 1); we refuse it so the value written is the value used' : undefined);
 const BEYOND_JS = (v: number) => (Math.abs(v) > Number.MAX_SAFE_INTEGER ? 'beyond 2^53 a JS number is no longer exact, so we cannot carry the value unchanged' : undefined);
 
-function each<T>(field: string, values: readonly T[], spec: (v: T) => Record<string, unknown>, place: (objects: KubeObjects, v: T) => void, stricter?: (v: T) => string | undefined): CorpusCase[] {
+type Place<T> = (objects: KubeObjects, v: T) => void;
+
+type Stricter<T> = (v: T) => string | undefined;
+
+type Spec<T> = (v: T) => Record<string, unknown>;
+
+function each<T>(field: string, values: readonly T[], spec: Spec<T>, place: Place<T>, stricter?: Stricter<T>): CorpusCase[] {
   return values.map((v) => ({ name: `${field} = ${JSON.stringify(v)?.slice(0, 60)}`, spec: spec(v), place: (o: KubeObjects) => place(o, v), stricterBecause: stricter?.(v) }));
 }
 
@@ -50,15 +59,17 @@ export function corpus(): CorpusCase[] {
     ...each('probes.readiness.initialDelaySeconds', seconds, (v) => ({ probes: { readiness: { initialDelaySeconds: v } } }), (o, v) => void (container(o).readinessProbe.initialDelaySeconds = v)),
     ...each('probes.liveness.successThreshold', [1, 2], (v) => ({ probes: { liveness: { successThreshold: v } } }), (o, v) => void (container(o).livenessProbe.successThreshold = v)),
     ...each('port', [1, 65535, 0, 65536], (v) => ({ port: v }), (o, v) => void (container(o).ports[0].containerPort = v)),
-    ...each('terminationGracePeriodSeconds', [0, 3600, -1], (v) => ({ terminationGracePeriodSeconds: v }), (o, v) => void (pod(o).terminationGracePeriodSeconds = v),
-    (v) => (v < 0 ? 'the API server takes a negative grace period (and kills at once); we keep the documented 0..3600' : undefined)),
+    ...each('terminationGracePeriodSeconds', [0, 3600, -1], (v) => ({ terminationGracePeriodSeconds: v }),
+      (o, v) => void (pod(o).terminationGracePeriodSeconds = v),
+      (v) => (v < 0 ? 'the API server takes a negative grace period (and kills at once); we keep the documented 0..3600' : undefined)),
     ...each('config key', ['a.json', '-_.x', 'k'.repeat(253), 'k'.repeat(254), '.', '..', 'a/b', 'a b', '..a'], (k) => ({ config: { [k]: 'x' } }), (o, k) => {
       configMap(o).data = { [k]: 'x' };
     }),
     ...each('config size', [1024 * 1024, 1024 * 1024 + 1], (n) => ({ config: { big: 'x'.repeat(n) } }), (o, n) => void (configMap(o).data = { big: 'x'.repeat(n) })),
     ...each('resources.limits.cpu', ['500m', '0', '-1', -1, '1e3'], (q) => ({ resources: { limits: { cpu: q } } }), (o, q) => void (container(o).resources = { limits: { cpu: q } })),
-    ...each('resources.limits name', ['foo', 'example.com/gpu', 'kubernetes.io/foo'], (n) => ({ resources: { limits: { [n]: '1' } } }), (o, n) => void (container(o).resources = { limits: { [n]: '1' } }),
-    (n) => (n.startsWith('kubernetes.io/') ? 'the API server takes any kubernetes.io/ name as native, but no node offers one besides cpu, memory, ephemeral-storage and hugepages' : undefined)),
+    ...each('resources.limits name', ['foo', 'example.com/gpu', 'kubernetes.io/foo'], (n) => ({ resources: { limits: { [n]: '1' } } }),
+      (o, n) => void (container(o).resources = { limits: { [n]: '1' } }),
+      (n) => (n.startsWith('kubernetes.io/') ? 'the API server takes any kubernetes.io/ name as native, but no node offers one besides cpu, memory, ephemeral-storage and hugepages' : undefined)),
     ...each('tolerations[0]', [
       { key: 'dedicated', operator: 'Equal', value: 'mcp', effect: 'NoSchedule' },
       { operator: 'Exists' },
@@ -69,7 +80,8 @@ export function corpus(): CorpusCase[] {
       { key: 'k', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 10 },
       { key: 'k', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 1e20 },
       { key: 'k', operator: 'Equal', value: 'not a label value' },
-    ], (t) => ({ tolerations: [t] }), (o, t) => void (pod(o).tolerations = [t]), (t) => (t.tolerationSeconds ? BEYOND_JS(t.tolerationSeconds) : undefined)),
+    ], (t) => ({ tolerations: [t] }), (o, t) => void (pod(o).tolerations = [t]),
+    (t) => (t.tolerationSeconds ? BEYOND_JS(t.tolerationSeconds) : undefined)),
     ...each('nodeAffinity requirement', [
       { key: 'zone', operator: 'In', values: ['a'] },
       { key: 'zone', operator: 'In', values: [] },
@@ -78,8 +90,8 @@ export function corpus(): CorpusCase[] {
       { key: 'cores', operator: 'Gt', values: ['4', '5'] },
       { key: 'cores', operator: 'Lt', values: ['four'] },
       { key: 'bad key!', operator: 'Exists' },
-    ], (r) => ({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [r] }] } } } }),
-    (o, r) => void (pod(o).affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [r] }] } } }),
+    ], (r) => ({ affinity: requiredNodeAffinity(r) }),
+    (o, r) => void (pod(o).affinity = requiredNodeAffinity(r)),
     (r) => ((r.operator === 'Gt' || r.operator === 'Lt') && r.values.length === 1 ? 'Kubernetes 1.35 no longer refuses a non-integer Gt/Lt value in a Deployment, but the scheduler compares integers, so the term never matches' : undefined)),
     ...each('podAntiAffinity topologyKey', ['kubernetes.io/hostname', 'bad key!'], (k) => ({ affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: k, labelSelector: { matchLabels: { app: 'x' } } }] } } }),
       (o, k) => void (pod(o).affinity = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: k, labelSelector: { matchLabels: { app: 'x' } } }] } })),
