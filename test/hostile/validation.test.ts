@@ -52,7 +52,7 @@ describe('the generated corpus agrees with the real API server', () => {
     expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
     expect(res.stdout.split('\n').filter((l) => l.includes('serverside-applied')).length).toBe(objects.length);
     expect(Date.now() - started).toBeLessThan(30_000);
-  });
+  }, 60_000);
 
   test('every spec synth refuses for a Kubernetes reason is refused by the server too', async () => {
     const ns = await freshNamespace('corpus-bad');
@@ -78,7 +78,7 @@ describe('the generated corpus agrees with the real API server', () => {
     for (const p of exceptions) {
       expect({ name: p.j.c.name, applied: appliedNames.has(p.object.metadata.name) }).toEqual({ name: p.j.c.name, applied: true });
     }
-  });
+  }, 60_000);
 
   test('the CLI names the file, document and field path of each refused case and writes nothing', async () => {
     const refused = judged.filter((j) => !j.accepted).slice(0, 10);

@@ -124,14 +124,14 @@ describe('aliases, size and depth are bounded', () => {
     expect(readdirSync(out)).toEqual(['bomb.yaml']);
     expect(elapsed).toBeLessThan(2_000);
     expect(grew).toBeLessThan(100 * 1024 * 1024);
-  });
+  }, 30_000);
 
   test('kubectl refuses the same bomb ("excessive aliasing"), and a modest use of aliases passes both', async () => {
     const res = await kubectl(['create', '--validate=false', '--dry-run=client', '-o', 'json', '-f', '-'], { input: aliasBomb(9).replace('mcp.io/v1', 'probe.mcp.io/v1').replace('MCPServer', 'YamlProbe') });
     expect(res.stderr).toMatch(/excessive aliasing/);
     const modest = 'apiVersion: mcp.io/v1\nkind: MCPServer\nmetadata: {name: a}\nspec:\n  image: x\n  command: &c [node, server.js]\n  args: *c\n';
     expect((await cli(['validate', '-f', '-'], modest)).code).toBe(0);
-  });
+  }, 30_000);
 
   test('an anchor that contains itself is refused', () => {
     const r = loadKubeYaml('spec:\n  args: &a [x, *a]\n', 'self.yaml');
@@ -155,7 +155,7 @@ describe('aliases, size and depth are bounded', () => {
     expect(endless.code).toBe(1);
     expect(endless.stderr).toContain('/dev/zero: cannot read: larger than');
     expect(Date.now() - started).toBeLessThan(5_000);
-  });
+  }, 30_000);
 
   test('bytes that are not UTF-8 are refused instead of becoming U+FFFD', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-utf8-'));
