@@ -667,6 +667,8 @@ export interface McpServerSpecTolerations {
   readonly operator?: McpServerSpecTolerationsOperator;
 
   /**
+   * Only with effect NoExecute.
+   *
    * @schema McpServerSpecTolerations#tolerationSeconds
    */
   readonly tolerationSeconds?: number;
@@ -1217,6 +1219,8 @@ export interface McpServerSpecAffinityPodAffinityRequiredDuringSchedulingIgnored
   readonly namespaces?: string[];
 
   /**
+   * Node label key, e.g. kubernetes.io/hostname.
+   *
    * @schema McpServerSpecAffinityPodAffinityRequiredDuringSchedulingIgnoredDuringExecution#topologyKey
    */
   readonly topologyKey: string;
@@ -1289,6 +1293,8 @@ export interface McpServerSpecAffinityPodAntiAffinityRequiredDuringSchedulingIgn
   readonly namespaces?: string[];
 
   /**
+   * Node label key, e.g. kubernetes.io/hostname.
+   *
    * @schema McpServerSpecAffinityPodAntiAffinityRequiredDuringSchedulingIgnoredDuringExecution#topologyKey
    */
   readonly topologyKey: string;
@@ -1362,9 +1368,11 @@ export function toJson_McpServerSpecEnvValueFromConfigMapKeyRef(obj: McpServerSp
  */
 export interface McpServerSpecEnvValueFromFieldRef {
   /**
+   * Only v1 (the default).
+   *
    * @schema McpServerSpecEnvValueFromFieldRef#apiVersion
    */
-  readonly apiVersion?: string;
+  readonly apiVersion?: McpServerSpecEnvValueFromFieldRefApiVersion;
 
   /**
    * @schema McpServerSpecEnvValueFromFieldRef#fieldPath
@@ -1406,7 +1414,7 @@ export interface McpServerSpecEnvValueFromResourceFieldRef {
   /**
    * @schema McpServerSpecEnvValueFromResourceFieldRef#resource
    */
-  readonly resource: string;
+  readonly resource: McpServerSpecEnvValueFromResourceFieldRefResource;
 }
 
 /**
@@ -1549,6 +1557,8 @@ export interface McpServerSpecAffinityPodAffinityPreferredDuringSchedulingIgnore
   readonly namespaces?: string[];
 
   /**
+   * Node label key, e.g. kubernetes.io/hostname.
+   *
    * @schema McpServerSpecAffinityPodAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTerm#topologyKey
    */
   readonly topologyKey: string;
@@ -1651,6 +1661,8 @@ export interface McpServerSpecAffinityPodAntiAffinityPreferredDuringSchedulingIg
   readonly namespaces?: string[];
 
   /**
+   * Node label key, e.g. kubernetes.io/hostname.
+   *
    * @schema McpServerSpecAffinityPodAntiAffinityPreferredDuringSchedulingIgnoredDuringExecutionPodAffinityTerm#topologyKey
    */
   readonly topologyKey: string;
@@ -1734,6 +1746,16 @@ export function toJson_McpServerSpecAffinityPodAntiAffinityRequiredDuringSchedul
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Only v1 (the default).
+ *
+ * @schema McpServerSpecEnvValueFromFieldRefApiVersion
+ */
+export enum McpServerSpecEnvValueFromFieldRefApiVersion {
+  /** v1 */
+  V1 = "v1",
+}
+
+/**
  * @schema McpServerSpecEnvValueFromResourceFieldRefDivisor
  */
 export class McpServerSpecEnvValueFromResourceFieldRefDivisor {
@@ -1745,6 +1767,24 @@ export class McpServerSpecEnvValueFromResourceFieldRefDivisor {
   }
   private constructor(public readonly value: number | string) {
   }
+}
+
+/**
+ * @schema McpServerSpecEnvValueFromResourceFieldRefResource
+ */
+export enum McpServerSpecEnvValueFromResourceFieldRefResource {
+  /** limits.cpu */
+  LIMITS_PERIOD_CPU = "limits.cpu",
+  /** limits.memory */
+  LIMITS_PERIOD_MEMORY = "limits.memory",
+  /** limits.ephemeral-storage */
+  LIMITS_PERIOD_EPHEMERAL_HYPHEN_STORAGE = "limits.ephemeral-storage",
+  /** requests.cpu */
+  REQUESTS_PERIOD_CPU = "requests.cpu",
+  /** requests.memory */
+  REQUESTS_PERIOD_MEMORY = "requests.memory",
+  /** requests.ephemeral-storage */
+  REQUESTS_PERIOD_EPHEMERAL_HYPHEN_STORAGE = "requests.ephemeral-storage",
 }
 
 /**
@@ -1790,7 +1830,7 @@ export interface McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnor
   /**
    * @schema McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFields#key
    */
-  readonly key: string;
+  readonly key: McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFieldsKey;
 
   /**
    * @schema McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFields#operator
@@ -1800,7 +1840,7 @@ export interface McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnor
   /**
    * @schema McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFields#values
    */
-  readonly values?: string[];
+  readonly values: string[];
 }
 
 /**
@@ -1862,7 +1902,7 @@ export interface McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnore
   /**
    * @schema McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFields#key
    */
-  readonly key: string;
+  readonly key: McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFieldsKey;
 
   /**
    * @schema McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFields#operator
@@ -1872,7 +1912,7 @@ export interface McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnore
   /**
    * @schema McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFields#values
    */
-  readonly values?: string[];
+  readonly values: string[];
 }
 
 /**
@@ -2174,6 +2214,14 @@ export enum McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDur
 }
 
 /**
+ * @schema McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFieldsKey
+ */
+export enum McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFieldsKey {
+  /** metadata.name */
+  METADATA_PERIOD_NAME = "metadata.name",
+}
+
+/**
  * @schema McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFieldsOperator
  */
 export enum McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDuringExecutionPreferenceMatchFieldsOperator {
@@ -2181,14 +2229,6 @@ export enum McpServerSpecAffinityNodeAffinityPreferredDuringSchedulingIgnoredDur
   IN = "In",
   /** NotIn */
   NOT_IN = "NotIn",
-  /** Exists */
-  EXISTS = "Exists",
-  /** DoesNotExist */
-  DOES_NOT_EXIST = "DoesNotExist",
-  /** Gt */
-  GT = "Gt",
-  /** Lt */
-  LT = "Lt",
 }
 
 /**
@@ -2210,6 +2250,14 @@ export enum McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuri
 }
 
 /**
+ * @schema McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFieldsKey
+ */
+export enum McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFieldsKey {
+  /** metadata.name */
+  METADATA_PERIOD_NAME = "metadata.name",
+}
+
+/**
  * @schema McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFieldsOperator
  */
 export enum McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuringExecutionNodeSelectorTermsMatchFieldsOperator {
@@ -2217,14 +2265,6 @@ export enum McpServerSpecAffinityNodeAffinityRequiredDuringSchedulingIgnoredDuri
   IN = "In",
   /** NotIn */
   NOT_IN = "NotIn",
-  /** Exists */
-  EXISTS = "Exists",
-  /** DoesNotExist */
-  DOES_NOT_EXIST = "DoesNotExist",
-  /** Gt */
-  GT = "Gt",
-  /** Lt */
-  LT = "Lt",
 }
 
 /**

@@ -3,13 +3,14 @@
  * The CLI and the controller both call `desired()`; nothing here touches the network, files or the
  * process, apart from `readInputs`, which only reads.
  */
-import { readdirSync, readFileSync, statSync } from 'fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'fs';
 import { join, relative } from 'path';
 import { App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
 import { MCPServer } from './construct/mcpserver';
 import { MCPServerResource } from './spec/mcpserver';
 import { checkResource, DocumentOrigin, InvalidInputError, Problem } from './spec/validate';
+import { loadKubeYaml, YAML_LIMITS } from './spec/yaml';
 
 export type KubeObject = {
   apiVersion: string;
@@ -46,7 +47,7 @@ export function readInputs(inputs: readonly string[], readStdin: () => string): 
     for (const file of expand(input, problems)) {
       let text: string;
       try {
-        text = file === STDIN ? readStdin() : readFileSync(file, 'utf8');
+        text = file === STDIN ? readStdin() : readTextBounded(file);
       } catch (err) {
         problems.push({ origin: { file: displayName(file), index: 0 }, message: `cannot read: ${(err as Error).message}` });
         continue;
@@ -94,32 +95,52 @@ function displayName(file: string): string {
   return rel.startsWith('..') ? file : rel;
 }
 
-/** Splits multi-document YAML; empty documents (a trailing `---`) are skipped as kubectl does. */
+/**
+ * Splits multi-document YAML as kubectl does (on `---` lines) and reads each document with kubectl's
+ * scalar rules (see ./spec/yaml.ts); empty documents (a trailing `---`) are skipped as kubectl does.
+ */
 export function parseDocuments(text: string, file: string): SourceDocument[] {
-  let values: unknown[];
+  const { documents, count, problems } = loadKubeYaml(text, file);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  if (documents.length === 0) throw new InvalidInputError([{ origin: { file, index: 0 }, message: 'holds no YAML document' }]);
+  const multi = count > 1;
+  return documents.map((d) => ({ origin: { file, index: d.index, multi }, value: d.value }));
+}
+
+/**
+ * Reads at most `maxBytes` of a file, a pipe or a descriptor (stdin is 0) as strict UTF-8: a device
+ * that never ends, or a file too large to be a manifest, is refused instead of filling memory, and
+ * bytes that are not UTF-8 are refused (kubectl refuses them too) instead of becoming U+FFFD.
+ */
+export function readTextBounded(source: string | number, maxBytes: number = YAML_LIMITS.maxBytes): string {
+  const fd = typeof source === 'number' ? source : openSync(source, 'r');
   try {
-    values = yaml.loadAll(text, undefined, { filename: file, json: false });
-  } catch (err) {
-    const e = err as yaml.YAMLException;
-    const mark = e.mark as { line?: number; column?: number } | undefined;
-    throw new InvalidInputError([{
-      origin: { file, index: 0 },
-      message: `malformed YAML: ${e.reason ?? e.message}`,
-      line: mark?.line !== undefined ? mark.line + 1 : undefined,
-      column: mark?.column !== undefined ? mark.column + 1 : undefined,
-    }]);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > maxBytes) throw new Error(`larger than ${maxBytes} bytes; refusing to read more`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    } catch {
+      throw new Error('is not valid UTF-8');
+    }
+  } finally {
+    if (typeof source !== 'number') closeSync(fd);
   }
-  const nonEmpty = values.map((value, index) => ({ value, index })).filter((d) => d.value !== null && d.value !== undefined);
-  const multi = values.length > 1;
-  if (nonEmpty.length === 0) throw new InvalidInputError([{ origin: { file, index: 0 }, message: 'holds no YAML document' }]);
-  return nonEmpty.map((d) => ({ origin: { file, index: d.index, multi }, value: d.value }));
 }
 
 /**
  * Validates every document and returns them all, or throws one error listing every problem in
- * every document — so a caller never acts on a partly valid input.
+ * every document — so a caller never acts on a partly valid input. Two documents for the same
+ * namespace and name are an error; `namespace` (the `-n` flag) is where the ones naming none land.
  */
-export function validateDocuments(docs: readonly SourceDocument[]): ValidatedResource[] {
+export function validateDocuments(docs: readonly SourceDocument[], options: { readonly namespace?: string } = {}): ValidatedResource[] {
   const problems: Problem[] = [];
   const out: ValidatedResource[] = [];
   const seen = new Map<string, DocumentOrigin>();
@@ -128,10 +149,12 @@ export function validateDocuments(docs: readonly SourceDocument[]): ValidatedRes
     const name = nameOf(doc.value);
     problems.push(...issues.map((i) => ({ origin: doc.origin, name, path: i.path || undefined, message: i.message })));
     if (!resource) continue;
-    const key = `${resource.metadata.namespace ?? ''}/${resource.metadata.name}`;
+    const namespace = resource.metadata.namespace ?? options.namespace;
+    const key = `${namespace ?? ''}/${resource.metadata.name}`;
     const first = seen.get(key);
     if (first) {
-      problems.push({ origin: doc.origin, name, path: 'metadata.name', message: `duplicates the MCPServer of ${first.file} document ${first.index + 1} (same namespace and name)` });
+      const where = namespace ? `namespace ${namespace}${resource.metadata.namespace ? '' : ' (from -n)'}` : 'no namespace';
+      problems.push({ origin: doc.origin, name, path: 'metadata.name', message: `duplicates the MCPServer of ${first.file} document ${first.index + 1} (same name ${resource.metadata.name} in ${where}); the second would overwrite the first` });
       continue;
     }
     seen.set(key, doc.origin);

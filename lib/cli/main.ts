@@ -1,4 +1,3 @@
-import { readFileSync } from 'fs';
 import { Command, CommanderError, Option } from 'commander';
 import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
@@ -7,6 +6,7 @@ import { synthCommand, validateCommand } from './synth';
 import { controllerCommand } from '../controller/cli';
 import { initCommand, registryCommand } from '../registry/cli';
 import { registryResolveHook } from '../registry/controller-hook';
+import { readTextBounded } from '../synth';
 import { terminalSafe } from '../util/terminal';
 import { PROJECT_VERSION } from '../version';
 
@@ -85,7 +85,8 @@ export function processIo(): CliIo {
     // sequence in them may act on the terminal. stdout is data (YAML/JSON) and is sanitised where a
     // command renders external text for people (registry search/show, verify).
     stderr: { write: (s: string) => process.stderr.write(terminalSafe(s)) },
-    readStdin: () => readFileSync(0, 'utf8'),
+    // Bounded like every other input: `-f -` fed from an endless pipe is refused, not buffered.
+    readStdin: () => readTextBounded(0),
   };
 }
 

@@ -1,9 +1,8 @@
-import { mkdirSync, renameSync, writeFileSync } from 'fs';
-import { dirname, join } from 'path';
+import { join } from 'path';
 import { Command, Option } from 'commander';
-import { formatProblem, InvalidInputError } from '../spec/validate';
+import { formatProblem, InvalidInputError, namespaceProblem } from '../spec/validate';
 import { desired, KubeObject, readInputs, toYaml, validateDocuments, ValidatedResource } from '../synth';
-import { CliIo, ExitCode, OutputFormat } from './io';
+import { CliIo, ExitCode, OutputFormat, UsageError, writeFilesAtomically } from './io';
 import { addResolveOptions, resolveResources, ResolveCliOptions } from './resolve';
 
 interface SynthOptions extends ResolveCliOptions {
@@ -35,7 +34,15 @@ export function synthCommand(io: CliIo): Command {
     const rendered = await renderAll(opts, io);
     if (!rendered) return;
     if (opts.outputDir) {
-      writeAtomically(opts.outputDir, rendered);
+      // Everything is rendered (and every target known) before the first byte is written.
+      const files = rendered.map((r) => ({ path: r.file, content: toYaml(r.objects) }));
+      try {
+        writeFilesAtomically(opts.outputDir, files);
+      } catch (err) {
+        io.stderr.write(`error: ${(err as Error).message}\nerror: nothing was written\n`);
+        io.exitCode = ExitCode.Failure;
+        return;
+      }
       for (const r of rendered) io.stderr.write(`wrote ${join(opts.outputDir, r.file)} (${r.objects.length} objects)\n`);
     } else if (opts.format === 'json') {
       io.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rendered.flatMap((r) => r.objects) }, null, 2)}\n`);
@@ -64,8 +71,10 @@ interface Rendered {
 
 /** All or nothing: returns undefined (after reporting) when any document is invalid. */
 async function renderAll(opts: SynthOptions, io: CliIo): Promise<Rendered[] | undefined> {
+  const badNamespace = opts.namespace === undefined ? undefined : namespaceProblem(opts.namespace);
+  if (badNamespace) throw new UsageError(`-n/--namespace ${badNamespace}`);
   try {
-    const validated = validateDocuments(readInputs(opts.filename, io.readStdin));
+    const validated = validateDocuments(readInputs(opts.filename, io.readStdin), { namespace: opts.namespace });
     const resolved = await resolveResources(validated, opts, io);
     return resolved.map((v) => renderOne(v, opts));
   } catch (err) {
@@ -85,16 +94,5 @@ function renderOne(v: ValidatedResource, opts: SynthOptions): Rendered {
     return { file: namespace ? join(namespace, `${metadata.name}.yaml`) : `${metadata.name}.yaml`, objects };
   } catch (err) {
     throw new InvalidInputError([{ origin: v.origin, name: metadata.name, message: (err as Error).message }]);
-  }
-}
-
-/** Each file appears whole or not at all: written beside its target, then renamed over it. */
-function writeAtomically(dir: string, rendered: readonly Rendered[]): void {
-  for (const r of rendered) {
-    const target = join(dir, r.file);
-    mkdirSync(dirname(target), { recursive: true });
-    const temp = `${target}.tmp-${process.pid}`;
-    writeFileSync(temp, toYaml(r.objects));
-    renameSync(temp, target);
   }
 }

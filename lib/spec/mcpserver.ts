@@ -2,7 +2,7 @@
  * The MCPServer resource, written once. `mcpServerSpec` is where the TS types, the CRD's
  * openAPIV3Schema (see ./crd.ts) and runtime validation (see ./validate.ts) all come from.
  */
-import { affinity, DNS1123_SUBDOMAIN, ENV_NAME, envFromSource, envVar, LABEL_KEY, labelValue, resourceRequirements, toleration } from './k8s';
+import { affinity, configMapKey, DNS1123_SUBDOMAIN, ENV_NAME, envFromSource, envVar, labelValue, qualifiedName, resourceRequirements, toleration } from './k8s';
 import { Infer, s } from './schema';
 
 export const API_GROUP = 'mcp.io';
@@ -40,16 +40,41 @@ const probeTuning = s.object({
 
 export const probesSpec = s.object({
   enabled: s.boolean({ description: 'Set false to run without liveness and readiness probes.' }),
-  liveness: probeTuning,
+  liveness: probeTuning.withRule({
+    rule: '!has(self.successThreshold) || self.successThreshold == 1',
+    message: 'must be 1 for a liveness probe',
+    fieldPath: '.successThreshold',
+    check: (v) => v.successThreshold === undefined || v.successThreshold === 1,
+  }),
   readiness: probeTuning,
 }, { description: 'Liveness and readiness probes. Defaults: TCP on the port (HTTP /healthz and /readyz of the bridge for stdio); liveness 30s/10s/5s, readiness 5s/5s/3s.' });
 
+/** The API server takes user and group ids from 0 to 2^31-1, although the Go fields are int64. */
+const ID_MAX = 2 ** 31 - 1;
+
 export const securitySpec = s.object({
-  runAsUser: s.integer({ minimum: 1, format: 'int64', description: 'Numeric UID (default 65532). 0 is not allowed: pods run as non-root.' }),
-  runAsGroup: s.integer({ minimum: 0, format: 'int64', description: 'Numeric GID (default 65532).' }),
-  fsGroup: s.integer({ minimum: 0, format: 'int64', description: 'Group owning mounted volumes (default runAsGroup).' }),
+  runAsUser: s.integer({ minimum: 1, maximum: ID_MAX, format: 'int64', description: 'Numeric UID (default 65532). 0 is not allowed: pods run as non-root.' }),
+  runAsGroup: s.integer({ minimum: 0, maximum: ID_MAX, format: 'int64', description: 'Numeric GID (default 65532).' }),
+  fsGroup: s.integer({ minimum: 0, maximum: ID_MAX, format: 'int64', description: 'Group owning mounted volumes (default runAsGroup).' }),
   readOnlyRootFilesystem: s.boolean({ description: 'Default true; /tmp and $HOME are writable emptyDirs either way.' }),
 }, { description: 'Overrides of the restricted security context.' });
+
+/** ConfigMap data may hold at most 1 MiB (the API server's MaxSecretSize applies to ConfigMaps too). */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
+
+/** Names every JS object inherits (`constructor`, `__proto__`, ...): see the config key rule. */
+const INHERITED_NAMES = Object.getOwnPropertyNames(Object.prototype).sort();
+const INHERITED_NAMES_CEL = INHERITED_NAMES.map((n) => `'${n}'`).join(', ');
+
+/** Annotations: qualified-name keys, and at most 256 KiB of keys and values together. */
+export const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+export const annotations = () => s.map(s.string({ maxLength: ANNOTATIONS_MAX_BYTES }), {
+  keys: qualifiedName(),
+  keyHint: 'an annotation key',
+  maxProperties: 256,
+  maxTotalBytes: { bytes: ANNOTATIONS_MAX_BYTES, countKeys: true, what: 'annotations' },
+});
+export const labels = () => s.map(labelValue(), { keys: qualifiedName(), keyHint: 'a label key', maxProperties: 64 });
 
 export const transportSpec = s.object({
   type: s.enum(['http', 'stdio'] as const, { description: 'http: the server listens on port. stdio: the server speaks MCP on stdin/stdout and the in-pod bridge serves it over streamable HTTP.' }),
@@ -79,12 +104,18 @@ export const mcpServerSpec = s.object({
   env: s.array(envVar, { listType: 'map', listMapKeys: ['name'], maxItems: 256, description: 'Environment variables; credentials only through valueFrom.secretKeyRef.' }),
   envFrom: s.array(envFromSource, { maxItems: 64, description: 'Whole ConfigMaps or Secrets as environment.' }),
   resources: resourceRequirements,
-  nodeSelector: s.map(labelValue(), { keyPattern: LABEL_KEY, keyHint: 'a label key', description: 'Node labels the pods must match.' }),
+  nodeSelector: s.map(labelValue(), { keys: qualifiedName(), keyHint: 'a label key', maxProperties: 64, description: 'Node labels the pods must match.' }),
   tolerations: s.array(toleration, { maxItems: 64 }),
   affinity,
-  config: s.map(s.string(), {
-    keyPattern: '^[-._a-zA-Z0-9]+$',
-    keyHint: 'a ConfigMap key (letters, digits, "-", "_", ".")',
+  config: s.map(s.string({ maxLength: CONFIG_MAX_BYTES }), {
+    keys: configMapKey().withRule({
+      rule: `!(self in [${INHERITED_NAMES_CEL}])`,
+      message: 'is a name every JS object inherits; cdk8s-plus cannot store it as a ConfigMap key',
+      check: (v: string) => !INHERITED_NAMES.includes(v),
+    }),
+    keyHint: 'a ConfigMap key (letters, digits, "-", "_", "."; at most 253; not "." nor starting with "..")',
+    maxProperties: 1024,
+    maxTotalBytes: { bytes: CONFIG_MAX_BYTES, countKeys: false, what: 'ConfigMap data' },
     description: 'Configuration files: a ConfigMap mounted at configMountPath; pods roll when it changes.',
   }),
   configMountPath: s.string({ pattern: '^/[^:]*$', patternHint: 'an absolute path', description: 'Where config is mounted (default /etc/mcp).' }),
@@ -97,8 +128,8 @@ export const mcpServerSpec = s.object({
   serviceAccountName: s.string({ pattern: DNS1123_SUBDOMAIN, patternHint: 'a ServiceAccount name', description: 'Use an existing ServiceAccount instead of the one made per server.' }),
   automountServiceAccountToken: s.boolean({ description: 'Mount a Kubernetes API token into the pods (default false).' }),
   terminationGracePeriodSeconds: s.integer({ minimum: 0, maximum: 3600, format: 'int64', description: 'Time for graceful shutdown (default 30).' }),
-  podAnnotations: s.map(s.string(), { keyPattern: LABEL_KEY, keyHint: 'an annotation key' }),
-  podLabels: s.map(labelValue(), { keyPattern: LABEL_KEY, keyHint: 'a label key' }),
+  podAnnotations: annotations(),
+  podLabels: labels(),
   verify: s.boolean({ description: 'Controller only: connect as an MCP client after rollout and record the tool count in status.' }),
 }, { description: 'Desired state of an MCP server.' })
   .withRule({

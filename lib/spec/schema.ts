@@ -20,6 +20,16 @@ export interface CelRule {
   readonly check: (value: any) => boolean;
   /** Field the error is reported on, relative to the node carrying the rule (e.g. `.value`). */
   readonly fieldPath?: string;
+  /**
+   * Checked by the CLI and the controller only: the API server refuses a CRD whose rules it estimates
+   * too costly (rules inside lists multiply), and this one would push it over. Say why where it is set.
+   */
+  readonly cliOnly?: boolean;
+}
+
+/** The rules that go into the CRD as x-kubernetes-validations. */
+function crdRules(rules: readonly CelRule[]): Array<Record<string, string>> {
+  return rules.filter((r) => !r.cliOnly).map((r) => ({ rule: r.rule, message: r.message, ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}) }));
 }
 
 interface CommonOptions {
@@ -43,13 +53,8 @@ export abstract class Schema<T> {
     const out: OpenApiSchema = {};
     if (this.common.description) out.description = this.common.description;
     Object.assign(out, this.ownOpenApi());
-    if (this.rules.length > 0) {
-      out['x-kubernetes-validations'] = this.rules.map((r) => ({
-        rule: r.rule,
-        message: r.message,
-        ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}),
-      }));
-    }
+    const rules = crdRules(this.rules);
+    if (rules.length > 0) out['x-kubernetes-validations'] = rules;
     return out;
   }
 
@@ -117,6 +122,28 @@ export class StringSchema<E extends string = string> extends Schema<E> {
     };
   }
 
+  /**
+   * The same checks as a CEL condition over `variable`, for places OpenAPI cannot carry them (map
+   * keys). Rules are written over `self` and rebound to the variable.
+   */
+  public celOver(variable: string): string | undefined {
+    const o = this.opts;
+    const parts: string[] = [];
+    if (o.minLength !== undefined) parts.push(`size(${variable}) >= ${o.minLength}`);
+    if (o.maxLength !== undefined) parts.push(`size(${variable}) <= ${o.maxLength}`);
+    if (o.pattern) parts.push(`${variable}.matches(${celString(o.pattern)})`);
+    if (o.enum) parts.push(`${variable} in [${o.enum.map((e) => celString(e)).join(', ')}]`);
+    for (const rule of this.rules) if (!rule.cliOnly) parts.push(`(${rule.rule.replace(/\bself\b/g, variable)})`);
+    return parts.length > 0 ? parts.join(' && ') : undefined;
+  }
+
+  /** Every problem with `value` as one sentence, or undefined when it is fine (for map keys). */
+  public problemsOf(value: string): string | undefined {
+    const issues: ValidationIssue[] = [];
+    this.parse(value, '', issues);
+    return issues.length > 0 ? issues.map((i) => i.message).join('; ') : undefined;
+  }
+
   protected parseOwn(value: unknown, path: string, issues: ValidationIssue[]): E | undefined {
     if (typeof value !== 'string') {
       issues.push({ path, message: `must be a string (got ${describe(value)})` });
@@ -139,6 +166,9 @@ export class StringSchema<E extends string = string> extends Schema<E> {
   }
 }
 
+const INT32 = [-(2 ** 31), 2 ** 31 - 1] as const;
+const SAFE_INT64 = [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
+
 export interface IntegerOptions extends CommonOptions {
   readonly minimum?: number;
   readonly maximum?: number;
@@ -155,13 +185,23 @@ export class IntegerSchema extends Schema<number> {
     return this.opts.default;
   }
 
+  /**
+   * The range the field's Go type can hold: the API server refuses an int32 field above 2^31-1
+   * (and a YAML number such as 1e20 is an integer in JS). int64 is narrowed to what a JS number
+   * holds exactly, so a value is never rounded on its way through.
+   */
+  private bounds(): { minimum: number; maximum: number } {
+    const o = this.opts;
+    const [low, high] = (o.format ?? 'int32') === 'int32' ? INT32 : SAFE_INT64;
+    return { minimum: Math.max(low, o.minimum ?? low), maximum: Math.min(high, o.maximum ?? high) };
+  }
+
   protected ownOpenApi(): OpenApiSchema {
     const o = this.opts;
     return {
       type: 'integer',
       format: o.format ?? 'int32',
-      ...(o.minimum !== undefined ? { minimum: o.minimum } : {}),
-      ...(o.maximum !== undefined ? { maximum: o.maximum } : {}),
+      ...this.bounds(),
       ...(o.default !== undefined ? { default: o.default } : {}),
     };
   }
@@ -171,13 +211,11 @@ export class IntegerSchema extends Schema<number> {
       issues.push({ path, message: `must be an integer (got ${describe(value)})` });
       return undefined;
     }
-    const o = this.opts;
-    if (o.minimum !== undefined && value < o.minimum) {
-      issues.push({ path, message: `must be >= ${o.minimum} (got ${value})` });
-    }
-    if (o.maximum !== undefined && value > o.maximum) {
-      issues.push({ path, message: `must be <= ${o.maximum} (got ${value})` });
-    }
+    const { minimum, maximum } = this.bounds();
+    const format = this.opts.format ?? 'int32';
+    const why = (limit: number, given: number | undefined) => (given === limit ? '' : format === 'int32' ? ' (an int32)' : ' (the largest integer carried exactly)');
+    if (value < minimum) issues.push({ path, message: `must be >= ${minimum}${why(minimum, this.opts.minimum)} (got ${value})` });
+    if (value > maximum) issues.push({ path, message: `must be <= ${maximum}${why(maximum, this.opts.maximum)} (got ${value})` });
     return value;
   }
 }
@@ -210,20 +248,32 @@ export const QUANTITY_PATTERN =
   '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
 const QUANTITY = new RegExp(QUANTITY_PATTERN);
 
+/** The same grammar without a sign: container resources and ConfigMap-free quantities must be >= 0. */
+export const NON_NEGATIVE_QUANTITY_PATTERN = QUANTITY_PATTERN.replace('^(\\+|-)?', '^\\+?');
+const NON_NEGATIVE_QUANTITY = new RegExp(NON_NEGATIVE_QUANTITY_PATTERN);
+
 /** A Kubernetes resource.Quantity: an integer or a string such as `500m` or `64Mi`. */
 export class QuantitySchema extends Schema<string | number> {
+  constructor(private readonly opts: CommonOptions & { readonly nonNegative?: boolean } = {}) {
+    super(opts);
+  }
+
   protected ownOpenApi(): OpenApiSchema {
     return {
       'anyOf': [{ type: 'integer' }, { type: 'string' }],
-      'pattern': QUANTITY_PATTERN,
+      'pattern': this.opts.nonNegative ? NON_NEGATIVE_QUANTITY_PATTERN : QUANTITY_PATTERN,
+      ...(this.opts.nonNegative ? { minimum: 0 } : {}),
       'x-kubernetes-int-or-string': true,
     };
   }
 
   protected parseOwn(value: unknown, path: string, issues: ValidationIssue[]): string | number | undefined {
-    if (typeof value === 'number' && Number.isInteger(value)) return value;
-    if (typeof value !== 'string' || !QUANTITY.test(value)) {
-      issues.push({ path, message: `must be a Kubernetes quantity such as 500m, 1, 64Mi or 1Gi (got ${describe(value)})` });
+    const nonNegative = this.opts.nonNegative === true;
+    if (typeof value === 'number' && Number.isSafeInteger(value) && !(nonNegative && value < 0)) return value;
+    const grammar = nonNegative ? NON_NEGATIVE_QUANTITY : QUANTITY;
+    if (typeof value !== 'string' || !grammar.test(value)) {
+      const sign = nonNegative ? ' that is not negative' : '';
+      issues.push({ path, message: `must be a Kubernetes quantity${sign} such as 500m, 1, 64Mi or 1Gi (got ${describe(value)})` });
       return undefined;
     }
     return value;
@@ -311,20 +361,44 @@ export class ArraySchema<T> extends Schema<T[]> {
   }
 }
 
+export interface MapOptions extends CommonOptions {
+  /** Rules for the keys; they reach the CRD as one `self.all(k, ...)` CEL rule. */
+  readonly keys?: StringSchema;
+  /** Human wording of the key rules, used in error messages. */
+  readonly keyHint?: string;
+  /** Bounds the entries (and so the cost the API server estimates for the key rule). */
+  readonly maxProperties?: number;
+  /** Keep the key rule out of the CRD (CLI and controller only), for maps nested in lists: see CelRule.cliOnly. */
+  readonly keysCliOnly?: boolean;
+  /**
+   * A limit on the bytes of the whole map, as the API server applies to ConfigMap data (values) and
+   * to annotations (keys and values). CEL cannot sum a map, so only the CLI and the controller check it.
+   */
+  readonly maxTotalBytes?: { readonly bytes: number; readonly countKeys: boolean; readonly what: string };
+}
+
 export class MapSchema<T> extends Schema<Record<string, T>> {
-  constructor(
-    private readonly values: Schema<T>,
-    private readonly opts: CommonOptions & { readonly keyPattern?: string; readonly keyHint?: string; readonly maxProperties?: number } = {},
-  ) {
+  constructor(private readonly values: Schema<T>, private readonly opts: MapOptions = {}) {
     super(opts);
   }
 
   protected ownOpenApi(): OpenApiSchema {
+    const keyRule = this.opts.keysCliOnly ? undefined : this.opts.keys?.celOver('k');
+    const keyValidation = keyRule ? [{ rule: `self.all(k, ${keyRule})`, message: `every key must be ${this.opts.keyHint ?? 'valid'}` }] : undefined;
     return {
       type: 'object',
       additionalProperties: this.values.openApi(),
       ...(this.opts.maxProperties !== undefined ? { maxProperties: this.opts.maxProperties } : {}),
+      ...(keyValidation ? { 'x-kubernetes-validations': keyValidation } : {}),
     };
+  }
+
+  public override openApi(): OpenApiSchema {
+    const out = super.openApi();
+    // The key rule and rules added with withRule share the one x-kubernetes-validations list.
+    const own = this.ownOpenApi()['x-kubernetes-validations'] as unknown[] | undefined;
+    if (own) out['x-kubernetes-validations'] = [...own, ...crdRules(this.rules)];
+    return out;
   }
 
   protected parseOwn(value: unknown, path: string, issues: ValidationIssue[]): Record<string, T> | undefined {
@@ -332,22 +406,34 @@ export class MapSchema<T> extends Schema<Record<string, T>> {
       issues.push({ path, message: `must be a map (got ${describe(value)})` });
       return undefined;
     }
-    const keyRegex = this.opts.keyPattern ? new RegExp(this.opts.keyPattern) : undefined;
     const entries = Object.entries(value as Record<string, unknown>);
     if (this.opts.maxProperties !== undefined && entries.length > this.opts.maxProperties) {
       issues.push({ path, message: `must have at most ${this.opts.maxProperties} entries (got ${entries.length})` });
     }
     const out: Record<string, T> = {};
+    let bytes = 0;
     for (const [key, item] of entries) {
       const itemPath = `${path}[${JSON.stringify(key)}]`;
-      if (keyRegex && !keyRegex.test(key)) {
-        issues.push({ path: itemPath, message: `key must be ${this.opts.keyHint ?? `matching ${this.opts.keyPattern}`}` });
-      }
+      const keyProblem = this.opts.keys?.problemsOf(key);
+      if (keyProblem !== undefined) issues.push({ path: itemPath, message: `key must be ${this.opts.keyHint ?? 'valid'}: ${keyProblem}` });
       const parsed = this.values.parse(item, itemPath, issues);
-      if (parsed !== undefined) out[key] = parsed;
+      if (parsed !== undefined) setOwn(out, key, parsed);
+      const total = this.opts.maxTotalBytes;
+      if (total) bytes += (total.countKeys ? Buffer.byteLength(key) : 0) + (typeof item === 'string' ? Buffer.byteLength(item) : 0);
     }
+    const total = this.opts.maxTotalBytes;
+    if (total && bytes > total.bytes) issues.push({ path, message: `${total.what} must be at most ${total.bytes} bytes in total (got ${bytes})` });
     return out;
   }
+}
+
+/** Sets an own property, even for keys such as `__proto__` that plain assignment would not create. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function celString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 type Props = Record<string, Schema<any>>;
@@ -379,18 +465,21 @@ export class ObjectSchema<P extends Props, R extends keyof P = never> extends Sc
       return undefined;
     }
     const input = value as Record<string, unknown>;
+    // Own properties only, on both sides: `key in props` would take `constructor` or `toString` for
+    // known fields (inherited from Object.prototype) and silently drop them.
+    const own = (key: string) => (Object.hasOwn(input, key) ? input[key] : undefined);
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(input)) {
-      if (!(key in this.props)) {
+      if (!Object.hasOwn(this.props, key)) {
         const known = Object.keys(this.props).sort().join(', ');
         issues.push({ path: join(path, key), message: `unknown field (known fields: ${known})` });
       }
     }
     for (const key of (this.opts.required ?? []).map(String)) {
-      if (input[key] === undefined || input[key] === null) issues.push({ path: join(path, key), message: 'is required' });
+      if (own(key) === undefined || own(key) === null) issues.push({ path: join(path, key), message: 'is required' });
     }
     for (const [key, schema] of Object.entries(this.props)) {
-      const raw = input[key];
+      const raw = own(key);
       if (raw === undefined || raw === null) {
         const fallback = schema.defaultValue();
         if (fallback !== undefined) out[key] = fallback;
@@ -414,9 +503,9 @@ export const s = {
   enum: <E extends string>(values: readonly E[], o: Omit<StringOptions<E>, 'enum'> = {}) => new StringSchema<E>({ ...o, enum: values }),
   integer: (o?: IntegerOptions) => new IntegerSchema(o),
   boolean: (o?: CommonOptions & { readonly default?: boolean }) => new BooleanSchema(o),
-  quantity: (o?: CommonOptions) => new QuantitySchema(o),
+  quantity: (o?: CommonOptions & { readonly nonNegative?: boolean }) => new QuantitySchema(o),
   intOrString: (o?: CommonOptions) => new IntOrStringSchema(o),
   array: <T>(items: Schema<T>, o?: ArrayOptions) => new ArraySchema<T>(items, o),
-  map: <T>(values: Schema<T>, o?: ConstructorParameters<typeof MapSchema>[1]) => new MapSchema<T>(values, o),
+  map: <T>(values: Schema<T>, o?: MapOptions) => new MapSchema<T>(values, o),
   object: <P extends Props, R extends keyof P = never>(props: P, o?: ObjectOptions<R>) => new ObjectSchema<P, R>(props, o),
 };

@@ -1,5 +1,5 @@
 import { DNS1123_LABEL } from './k8s';
-import { API_GROUP, API_VERSION, KIND, MCPServerResource, MCPServerSpec, mcpServerMetadata, mcpServerSpec, POD_PATHS } from './mcpserver';
+import { annotations, API_GROUP, API_VERSION, KIND, labels, MCPServerResource, MCPServerSpec, mcpServerMetadata, mcpServerSpec, POD_PATHS } from './mcpserver';
 import { ValidationIssue } from './schema';
 
 /** Where a document came from, so every error can point back at it. */
@@ -53,17 +53,29 @@ export function checkResource(doc: unknown): { resource?: MCPServerResource; iss
     issues.push({ path: 'apiVersion', message: `must be ${API_VERSION_FULL} (got ${JSON.stringify(input.apiVersion ?? null)})` });
   }
   if (input.kind !== KIND) issues.push({ path: 'kind', message: `must be ${KIND} (got ${JSON.stringify(input.kind ?? null)})` });
+  const own = (key: string) => (Object.hasOwn(input, key) ? input[key] : undefined);
   for (const key of Object.keys(input)) {
     if (!TOP_LEVEL.has(key)) issues.push({ path: key, message: 'unknown field (known fields: apiVersion, kind, metadata, spec, status)' });
   }
-  const metadata = checkMetadata(input.metadata, issues);
+  const metadata = checkMetadata(own('metadata'), issues);
   let spec: MCPServerSpec | undefined;
-  if (input.spec === undefined || input.spec === null) issues.push({ path: 'spec', message: 'is required' });
-  else spec = mcpServerSpec.parse(input.spec, 'spec', issues);
+  const rawSpec = own('spec');
+  if (rawSpec === undefined || rawSpec === null) issues.push({ path: 'spec', message: 'is required' });
+  else spec = mcpServerSpec.parse(rawSpec, 'spec', issues);
   if (spec) checkSemantics(spec, issues);
   if (issues.length > 0 || !metadata || !spec) return { issues };
   return { issues, resource: { apiVersion: API_VERSION_FULL, kind: KIND, metadata, spec } };
 }
+
+/**
+ * ObjectMeta fields. The ones a user writes are checked as the API server checks them; the ones the
+ * server manages (uid, managedFields, ...) appear on live objects the controller reads and are passed
+ * through. Anything else is an unknown field, as strict decoding says.
+ */
+const SERVER_MANAGED_METADATA = new Set(['generateName', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'ownerReferences', 'finalizers', 'managedFields']);
+const USER_METADATA = ['name', 'namespace', 'labels', 'annotations'];
+const metadataLabels = labels();
+const metadataAnnotations = annotations();
 
 function checkMetadata(value: unknown, issues: ValidationIssue[]): MCPServerResource['metadata'] | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -71,22 +83,30 @@ function checkMetadata(value: unknown, issues: ValidationIssue[]): MCPServerReso
     return undefined;
   }
   const meta = value as Record<string, unknown>;
-  if (typeof meta.name !== 'string' || meta.name === '') {
+  const own = (key: string) => (Object.hasOwn(meta, key) ? meta[key] : undefined);
+  for (const key of Object.keys(meta)) {
+    if (!USER_METADATA.includes(key) && !SERVER_MANAGED_METADATA.has(key)) {
+      issues.push({ path: `metadata.${key}`, message: `unknown field (known fields: ${[...USER_METADATA, ...SERVER_MANAGED_METADATA].sort().join(', ')})` });
+    }
+  }
+  const name = own('name');
+  if (typeof name !== 'string' || name === '') {
     issues.push({ path: 'metadata.name', message: 'is required' });
     return undefined;
   }
-  mcpServerMetadata.parse({ name: meta.name }, 'metadata', issues);
-  if (meta.namespace !== undefined && (typeof meta.namespace !== 'string' || !NAMESPACE.test(meta.namespace) || meta.namespace.length > 63)) {
-    issues.push({ path: 'metadata.namespace', message: `must be a DNS-1123 label (got ${JSON.stringify(meta.namespace)})` });
+  mcpServerMetadata.parse({ name }, 'metadata', issues);
+  const namespace = own('namespace');
+  if (namespace !== undefined && (typeof namespace !== 'string' || !NAMESPACE.test(namespace) || namespace.length > 63)) {
+    issues.push({ path: 'metadata.namespace', message: `must be a DNS-1123 label (got ${JSON.stringify(namespace)})` });
   }
-  for (const key of ['labels', 'annotations'] as const) {
-    const map = meta[key];
-    if (map === undefined) continue;
-    if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.values(map).some((v) => typeof v !== 'string')) {
-      issues.push({ path: `metadata.${key}`, message: 'must be a map of strings' });
-    }
-  }
+  if (own('labels') !== undefined) metadataLabels.parse(own('labels'), 'metadata.labels', issues);
+  if (own('annotations') !== undefined) metadataAnnotations.parse(own('annotations'), 'metadata.annotations', issues);
   return meta as MCPServerResource['metadata'];
+}
+
+/** A namespace name as the API server takes it (`-n` and metadata.namespace). */
+export function namespaceProblem(namespace: string): string | undefined {
+  return NAMESPACE.test(namespace) && namespace.length <= 63 ? undefined : `must be a DNS-1123 label: lowercase letters, digits and "-", at most 63 (got ${JSON.stringify(namespace)})`;
 }
 
 /** Rules across fields that a structural schema cannot state. */

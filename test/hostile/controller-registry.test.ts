@@ -29,7 +29,7 @@ function condition(status: any, type: string): any {
 
 async function registryCondition(ns: string, name: string, reason: string): Promise<any> {
   return waitFor(`${name}: RegistryResolved reason ${reason}`, async () => {
-    const cr = await getObject(MCP_SERVER, ns, name);
+    const cr: any = await getObject(MCP_SERVER, ns, name);
     const c = condition(cr?.status, 'RegistryResolved');
     return c?.reason === reason && cr?.status?.observedGeneration === cr?.metadata.generation ? { cr, condition: c } : undefined;
   }, 60_000, 200);
@@ -119,7 +119,7 @@ describe('an allowed registry that streams endlessly (controller process)', () =
         await kc(['apply', '-n', ns, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
         for (let i = 0; i < SERVERS; i++) {
           const { condition: c } = await waitFor(`endless-${i} round ${round}`, async () => {
-            const cr = await getObject(MCP_SERVER, ns, `endless-${i}`);
+            const cr: any = await getObject(MCP_SERVER, ns, `endless-${i}`);
             const cond = condition(cr?.status, 'RegistryResolved');
             return cr?.status?.observedGeneration === cr?.metadata.generation && cond?.reason === 'RegistryAnswerTooLarge' ? { condition: cond } : undefined;
           }, 90_000, 200);
