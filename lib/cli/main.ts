@@ -3,7 +3,7 @@ import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
 import { synthCommand, validateCommand } from './synth';
-import { controllerCommand } from '../controller/cli';
+import { controllerCommand } from './controller';
 import { initCommand, registryCommand } from '../registry/cli';
 import { registryResolveHook } from '../registry/controller-hook';
 import { readTextBounded } from '../synth';

@@ -4,8 +4,6 @@
  */
 export { startController, createLogger, DEFAULT_LEASE_NAMESPACE } from './controller';
 export type { StartControllerOptions, RunningController, LeaderElectionOptions, ExitReason } from './controller';
-export { controllerCommand, parseDuration } from './cli';
-export type { ControllerCommandDeps } from './cli';
 export { noRegistryResolver, ResolverNotConfiguredError } from './resolve';
 export type { ResolveHook, Resolution } from './resolve';
 export type { Verifier, Verification } from './verify';

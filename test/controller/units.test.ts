@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { parseDuration } from '../../lib/controller/cli';
+import { parseDuration } from '../../lib/cli/controller';
 import { firstDifference, jsonEqual } from '../../lib/controller/compare';
 import { parseBindAddress } from '../../lib/controller/http';
 import { compareResourceVersions } from '../../lib/controller/informer';

@@ -3,9 +3,9 @@
  * other commands start as fast as before.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ResolveHook } from './resolve';
-import type { CliIo } from '../cli/io';
-import { ExitCode } from '../cli/io';
+import type { ResolveHook } from '../controller/resolve';
+import type { CliIo } from './io';
+import { ExitCode } from './io';
 
 export interface ControllerCommandDeps {
   /**
@@ -90,7 +90,7 @@ export function controllerCommand(io: CliIo, deps: ControllerCommandDeps = {}): 
     .addHelpText('after', '\nStops gracefully on SIGTERM or SIGINT (exit 0). Exits 1 when it loses its leader lease or cannot start.')
     .action(async (flags: ControllerFlags) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startController } = require('./controller') as typeof import('./controller');
+      const { startController } = require('../controller/controller') as typeof import('../controller/controller');
       const controller = await startController({
         kubeconfig: flags.kubeconfig,
         namespace: flags.namespace,
