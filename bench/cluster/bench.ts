@@ -29,18 +29,24 @@ function sh(args: string[], input?: string): string {
 }
 const kubectl = (args: string[], input?: string) => sh(['kubectl', ...args], input);
 
+/** Settles within `ms` whatever `promise` does (a SYN to a ClusterIP whose rules are not in place yet can hang). */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return Promise.race([promise.catch(() => fallback), new Promise<T>((r) => setTimeout(() => r(fallback), ms).unref())]);
+}
+
 async function answersToolsList(url: string): Promise<boolean> {
   const client = new Client({ name: 'bench', version: '1' }, { capabilities: {} });
-  const transport = new StreamableHTTPClientTransport(new URL(url));
-  try {
+  const abort = new AbortController();
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { signal: abort.signal } });
+  const answered = within((async () => {
     await client.connect(transport, { timeout: 3_000 });
     return (await client.listTools(undefined, { timeout: 3_000 })).tools.length > 0;
-  } catch {
-    return false;
-  } finally {
-    await transport.terminateSession().catch(() => undefined);
-    await client.close().catch(() => undefined);
-  }
+  })(), 4_000, false);
+  const ok = await answered;
+  if (ok) await within(transport.terminateSession(), 2_000, undefined);
+  abort.abort();
+  await within(client.close(), 1_000, undefined);
+  return ok;
 }
 
 /** Time from applying `objects` until the Service `name` answers tools/list on `port`. */

@@ -158,9 +158,10 @@ export async function connect(url: string, timeoutMs = 20_000): Promise<Session>
   return {
     client,
     transport,
+    // Bounded: a DELETE to a pod that is already gone must not hang the test.
     close: async () => {
-      await transport.terminateSession().catch(() => undefined);
-      await client.close().catch(() => undefined);
+      await Promise.race([transport.terminateSession().catch(() => undefined), sleep(5_000)]);
+      await Promise.race([client.close().catch(() => undefined), sleep(2_000)]);
     },
   };
 }
