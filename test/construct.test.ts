@@ -1,5 +1,5 @@
 import { App, Chart, Testing } from 'cdk8s';
-import { CONFIG_CHECKSUM_ANNOTATION, imageReference, MCPServer, MCPServerProps, MCPServerPropsError } from '../lib';
+import { checkResource, CONFIG_CHECKSUM_ANNOTATION, imageReference, MCPServer, MCPServerProps, MCPServerPropsError } from '../lib';
 import { podSpecOf, restrictedViolations } from '../lib/policy/restricted';
 
 type Obj = Record<string, any>;
@@ -261,6 +261,28 @@ describe('MCPServer overrides', () => {
     for (const o of synth({ image: 'x', config: { a: 'b' } })) {
       const spec = podSpecOf(o);
       if (spec) expect(restrictedViolations(spec)).toEqual([]);
+    }
+  });
+});
+
+describe('one validation for the construct and the CLI', () => {
+  test('the cross-field rules validate applies refuse the same props, with the same messages', () => {
+    const cases: { props: Record<string, unknown>; path: string }[] = [
+      { props: { image: 'a', transport: { type: 'stdio' } }, path: 'command' },
+      { props: { image: 'a', resources: { requests: { memory: '1Gi' }, limits: { memory: '512Mi' } } }, path: 'resources.requests.memory' },
+      { props: { image: 'a', config: { 'a.json': '{}' }, configMountPath: '/tmp' }, path: 'configMountPath' },
+    ];
+    for (const { props, path } of cases) {
+      const cliIssue = checkResource({ apiVersion: 'mcp.io/v1', kind: 'MCPServer', metadata: { name: 'x' }, spec: props }).issues.find((i) => i.path === `spec.${path}`);
+      expect(cliIssue).toBeDefined();
+      let thrown: unknown;
+      try {
+        new MCPServer(new Chart(new App(), 'c'), 'x', props as any);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(MCPServerPropsError);
+      expect((thrown as MCPServerPropsError).issues).toContainEqual({ path, message: cliIssue!.message });
     }
   });
 });

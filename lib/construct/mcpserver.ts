@@ -3,8 +3,9 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { EnvVar } from '../spec/k8s';
-import { DEFAULTS, MCPServerSpec, POD_PATHS, mcpServerMetadata, mcpServerSpec } from '../spec/mcpserver';
+import { API_GROUP, API_VERSION, DEFAULTS, KIND, MCPServerSpec, POD_PATHS } from '../spec/mcpserver';
 import { ValidationIssue } from '../spec/schema';
+import { checkResource } from '../spec/validate';
 import { BRIDGE_IMAGE, PROJECT_VERSION } from '../version';
 
 /** The labels every object of a server carries; the first two are the pod selector and never change. */
@@ -317,12 +318,17 @@ function versionLabel(spec: MCPServerSpec, imageRef: string): string {
   return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 63).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '') || PROJECT_VERSION;
 }
 
+/**
+ * The props are checked by the very function `mcp-operator validate` and the controller use, on the
+ * resource they describe, so the construct refuses exactly what the CLI refuses (cross-field rules
+ * included); paths are given relative to the props (`command`, not `spec.command`).
+ */
 function validateProps(name: string, spec: MCPServerSpec): MCPServer['spec'] {
-  const issues: ValidationIssue[] = [];
-  mcpServerMetadata.parse({ name }, '', issues);
-  const parsed = mcpServerSpec.parse(spec, '', issues);
-  if (issues.length > 0 || !parsed) throw new MCPServerPropsError(issues);
-  return parsed as MCPServer['spec'];
+  const { resource, issues } = checkResource({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name }, spec });
+  if (!resource) {
+    throw new MCPServerPropsError(issues.map((i) => ({ ...i, path: i.path.replace(/^spec\.?/, '').replace(/^metadata\.name$/, 'name') })));
+  }
+  return resource.spec as MCPServer['spec'];
 }
 
 function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
