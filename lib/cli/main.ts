@@ -5,8 +5,8 @@ import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
 import { synthCommand, validateCommand } from './synth';
 import { controllerCommand } from '../controller/cli';
+import { registryResolveHook } from '../controller/resolve';
 import { initCommand, registryCommand } from '../registry/cli';
-import { registryResolveHook } from '../registry/controller-hook';
 import { terminalSafe } from '../util/terminal';
 import { PROJECT_VERSION } from '../version';
 

@@ -66,8 +66,7 @@ interface Rendered {
 async function renderAll(opts: SynthOptions, io: CliIo): Promise<Rendered[] | undefined> {
   try {
     const validated = validateDocuments(readInputs(opts.filename, io.readStdin));
-    const resolved = await resolveResources(validated, opts, io);
-    return resolved.map((v) => renderOne(v, opts));
+    return await resolveResources(validated, opts, io, (v) => renderOne(v, opts));
   } catch (err) {
     if (!(err instanceof InvalidInputError)) throw err;
     for (const problem of err.problems) io.stderr.write(`${formatProblem(problem)}\n`);

@@ -6,8 +6,8 @@ export { startController, createLogger, DEFAULT_LEASE_NAMESPACE } from './contro
 export type { StartControllerOptions, RunningController, LeaderElectionOptions, ExitReason } from './controller';
 export { controllerCommand, parseDuration } from './cli';
 export type { ControllerCommandDeps } from './cli';
-export { noRegistryResolver, ResolverNotConfiguredError } from './resolve';
-export type { ResolveHook, Resolution } from './resolve';
+export { noRegistryResolver, ResolverNotConfiguredError, registryResolveHook, REGISTRY_SYNC_ANNOTATION } from './resolve';
+export type { ResolveHook, Resolution, RegistryHookOptions } from './resolve';
 export type { Verifier, Verification } from './verify';
 export type { ControllerMetrics } from './metrics';
 export { FINALIZER, serverUrl, selectorFor } from './reconciler';
