@@ -1,7 +1,8 @@
 /**
  * The registry options shared by `synth` and `validate`, and the step between validation and synthesis
- * that fills in MCPServers naming a registry server. Resources without `spec.registry` pass through
- * untouched, and without any of them nothing here reads or writes a file or the network.
+ * that fills in MCPServers naming a registry server (lib/registry/resolver.ts, with mcp-lock.yaml as the
+ * pin store). Resources without `spec.registry` pass through untouched, and without any of them nothing
+ * here reads or writes a file or the network.
  */
 import { Command } from 'commander';
 import { defaultCacheDir } from '../registry/cache';
@@ -35,10 +36,21 @@ export function addResolveOptions(command: Command): Command {
     .option('--cache-dir <dir>', `cache of registry answers (default: ${defaultCacheDir()})`);
 }
 
-export async function resolveResources(resources: ValidatedResource[], opts: ResolveCliOptions, io: CliIo): Promise<ValidatedResource[]> {
+/**
+ * Resolves, then renders each resource with `render`. Rendering happens before the lockfile is
+ * written, and a resource that does not render is a problem like any other: the lockfile only ever
+ * pins inputs that produce manifests.
+ */
+export async function resolveResources<T>(
+  resources: ValidatedResource[],
+  opts: ResolveCliOptions,
+  io: CliIo,
+  render: (resource: ValidatedResource) => T,
+): Promise<T[]> {
   if (opts.offline && opts.update) throw new UsageError('--offline and --update cannot be combined: --update asks the registry again');
   const registryUrl = registryUrlOption(opts.registryUrl);
-  if (!resources.some((r) => r.resource.spec.registry)) return resources;
+  if (!resources.some((r) => r.resource.spec.registry)) return resources.map(render);
+  const rendered = new Map<ValidatedResource, T>();
   const result = await resolveRegistryResources(resources, {
     registryUrl,
     offline: opts.offline,
@@ -48,8 +60,9 @@ export async function resolveResources(resources: ValidatedResource[], opts: Res
     writeLockfile: !opts.readOnly,
     warn: (m) => io.stderr.write(`warning: ${m}\n`),
     info: (m) => io.stderr.write(`${m}\n`),
+    check: (resource) => void rendered.set(resource, render(resource)),
   });
-  return result.resources;
+  return result.resources.map((resource) => rendered.get(resource)!);
 }
 
 /** `--registry-url`, else `$MCP_REGISTRY_URL`; a malformed value is a usage error, whichever gave it. */

@@ -75,8 +75,7 @@ async function renderAll(opts: SynthOptions, io: CliIo): Promise<Rendered[] | un
   if (badNamespace) throw new UsageError(`-n/--namespace ${badNamespace}`);
   try {
     const validated = validateDocuments(readInputs(opts.filename, io.readStdin), { namespace: opts.namespace });
-    const resolved = await resolveResources(validated, opts, io);
-    return resolved.map((v) => renderOne(v, opts));
+    return await resolveResources(validated, opts, io, (v) => renderOne(v, opts));
   } catch (err) {
     if (!(err instanceof InvalidInputError)) throw err;
     for (const problem of err.problems) io.stderr.write(`${formatProblem(problem)}\n`);

@@ -4,8 +4,8 @@
  */
 export { startController, createLogger, DEFAULT_LEASE_NAMESPACE } from './controller';
 export type { StartControllerOptions, RunningController, LeaderElectionOptions, ExitReason } from './controller';
-export { noRegistryResolver, ResolverNotConfiguredError } from './resolve';
-export type { ResolveHook, Resolution } from './resolve';
+export { noRegistryResolver, ResolverNotConfiguredError, registryResolveHook, REGISTRY_SYNC_ANNOTATION } from './resolve';
+export type { ResolveHook, Resolution, RegistryHookOptions } from './resolve';
 export type { Verifier, Verification } from './verify';
 export type { ControllerMetrics } from './metrics';
 export { FINALIZER, serverUrl, selectorFor } from './reconciler';

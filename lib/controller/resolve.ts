@@ -1,4 +1,12 @@
+/**
+ * How the controller fills in `spec.registry`: the `ResolveHook` it calls, the default that refuses
+ * registry references, and the built-in hook on the shared registry resolver (lib/registry/resolver.ts).
+ */
+import { StatusPinStore } from '../registry/pins';
+import { RegistryResolver, RegistryResolverOptions } from '../registry/resolver';
 import { MCPServerResource } from '../spec/mcpserver';
+
+export { REGISTRY_SYNC_ANNOTATION } from '../registry/pins';
 
 export interface Resolution {
   /** The resource with what the registry supplies (image, command, env…) filled into its spec. */
@@ -29,12 +37,45 @@ export const noRegistryResolver: ResolveHook = async (resource) => {
   throw new ResolverNotConfiguredError(resource.spec.registry?.name ?? '(unnamed)');
 };
 
-/** Transient unless the error says otherwise: an unknown failure is worth another try. */
+/**
+ * Transient unless the error says otherwise (its `transient` property, as every registry error has,
+ * or a `problems` list the user must fix): an unknown failure is worth another try.
+ */
 export function isTransient(err: unknown): boolean {
-  const e = err as { transient?: unknown; problems?: unknown; name?: unknown } | undefined;
+  const e = err as { transient?: unknown; problems?: unknown } | undefined;
   if (typeof e?.transient === 'boolean') return e.transient;
-  if (Array.isArray(e?.problems)) return false;
-  return e?.name !== 'NotDeployableError';
+  return !Array.isArray(e?.problems);
+}
+
+export interface RegistryHookOptions extends Omit<RegistryResolverOptions, 'offline' | 'allowedRegistryUrls'> {
+  /**
+   * Registry base URLs that `spec.registry.url` may name besides `registryUrl` (else the public
+   * registry), which is always allowed. `spec.registry.url` is written by whoever may create an
+   * MCPServer, and the controller fetches it from inside the cluster: left open, any tenant could make
+   * the controller GET internal addresses (SSRF) or stream it an endless answer. So any other URL is
+   * refused before a single request, as a terminal failure in the resource's status.
+   * @default [] (the configured registry alone)
+   */
+  readonly allowedRegistryUrls?: readonly string[];
+}
+
+/**
+ * The controller's registry resolution: the resolver `synth` uses (same client, cache, mapping and
+ * validation), with each resource's `status.registryVersion` as its pin store. A `latest` reference
+ * is resolved once and stays pinned; the annotation `mcp.io/registry-sync: "true"` opts a resource
+ * into following `latest` (re-checked when the cache entry expires). Pass the result as
+ * `startController({ resolve })`.
+ */
+export function registryResolveHook(options: RegistryHookOptions = {}): ResolveHook {
+  const resolver = new RegistryResolver({ ...options, allowedRegistryUrls: options.allowedRegistryUrls ?? [] });
+  const warn = options.warn ?? (() => undefined);
+  return async (resource) => {
+    const pins = new StatusPinStore(resource);
+    const resolved = await resolver.resolve(resource, pins);
+    const { name, version } = resolved.entry;
+    for (const w of resolved.warnings) warn(`${resource.metadata.name}: ${name}@${version}: ${w}`);
+    return { resource: resolved.resource, registryVersion: pins.recordedVersion };
+  };
 }
 
 /**

@@ -20,6 +20,21 @@ export interface CacheEntry<T> {
   readonly value: T;
 }
 
+/**
+ * What the registry source needs of a cache: the one abstraction behind every lookup of the resolver,
+ * the CLI and the controller alike. `RegistryCache` keeps entries on disk; a library user may supply
+ * any other store with these semantics (entries keyed by registry, kind and key; `version` entries
+ * never expire).
+ */
+export interface AnswerCache {
+  /** Where entries live, for messages (a directory). */
+  readonly location: string;
+  /** The entry whatever its age, or undefined; an unreadable entry counts as a miss. */
+  read<T>(registry: string, kind: CacheKind, key: string): CacheEntry<T> | undefined;
+  isFresh(entry: CacheEntry<unknown>, kind: CacheKind): boolean;
+  write(registry: string, kind: CacheKind, key: string, value: unknown): void;
+}
+
 export interface RegistryCacheOptions {
   readonly dir?: string;
   readonly ttlMs?: number;
@@ -32,7 +47,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'mcp-operator', 'registry');
 }
 
-export class RegistryCache {
+export class RegistryCache implements AnswerCache {
   public readonly dir: string;
   public readonly ttlMs: number;
   private readonly now: () => number;
@@ -41,6 +56,10 @@ export class RegistryCache {
     this.dir = options.dir ?? defaultCacheDir();
     this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.now = options.now ?? Date.now;
+  }
+
+  public get location(): string {
+    return this.dir;
   }
 
   /** The entry whatever its age, or undefined; an unreadable file counts as a miss. */

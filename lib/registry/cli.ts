@@ -6,16 +6,14 @@ import { randomBytes } from 'crypto';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { Command, Option } from 'commander';
 import * as yaml from 'js-yaml';
-import { RegistryCache } from './cache';
-import { RegistryClient } from './client';
 import { MappingError, NotDeployableError, RegistryError } from './errors';
 import { EnvRequirement } from './inputs';
 import { choosePackage, DEPLOYABLE_TYPES, mapServer, packageRequirements } from './mapping';
-import { RegistrySource } from './source';
+import { RegistryResolver } from './resolver';
 import { DEFAULT_REGISTRY_URL, officialMeta, ServerJson, ServerResponse } from './types';
 import { CliIo, ExitCode, OutputFormat, parseFormat, UsageError } from '../cli/io';
 import { registryUrlOption } from '../cli/resolve';
-import { EnvVar } from '../spec/k8s';
+import { EnvVar, looksLikeSecretName } from '../spec/k8s';
 import { API_GROUP, API_VERSION, DEFAULTS, KIND, MCPServerSpec } from '../spec/mcpserver';
 import { checkResource } from '../spec/validate';
 import { terminalSafe, terminalSafeLine } from '../util/terminal';
@@ -34,14 +32,10 @@ function addSourceOptions(command: Command): Command {
     .addHelpText('after', '\nExit codes: 0 ok, 1 the registry could not answer (or the server cannot be deployed), 2 usage error.');
 }
 
-function sourceFrom(opts: SourceOptions, io: CliIo): RegistrySource {
+/** The resolver `synth` uses, here only to look servers up: same client, cache and offline mode. */
+function resolverFrom(opts: SourceOptions, io: CliIo): RegistryResolver {
   const warn = (m: string) => io.stderr.write(`warning: ${terminalSafe(m)}\n`);
-  return new RegistrySource({
-    client: new RegistryClient({ baseUrl: registryUrlOption(opts.registryUrl) ?? DEFAULT_REGISTRY_URL, onWarning: warn }),
-    cache: new RegistryCache({ dir: opts.cacheDir }),
-    offline: opts.offline,
-    warn,
-  });
+  return new RegistryResolver({ registryUrl: registryUrlOption(opts.registryUrl), cacheDir: opts.cacheDir, offline: opts.offline, warn });
 }
 
 /** Registry and deployability failures are reported, not thrown: they are outcomes, not crashes. */
@@ -88,7 +82,7 @@ function searchCommand(io: CliIo): Command {
     .addOption(outputOption());
   addSourceOptions(command);
   return command.action(async (text: string, opts: SourceOptions & { limit: number; output?: OutputFormat }) => reporting(io, async () => {
-    const list = await sourceFrom(opts, io).listAll({ search: text, version: 'latest', limit: Math.min(opts.limit, 100) }, opts.limit);
+    const list = await resolverFrom(opts, io).source().listAll({ search: text, version: 'latest', limit: Math.min(opts.limit, 100) }, opts.limit);
     if (opts.output) return void io.stdout.write(format(list.servers, opts.output));
     if (list.servers.length === 0) return void io.stderr.write(`no servers match ${terminalSafeLine(JSON.stringify(text))}\n`);
     io.stdout.write(table(['NAME', 'VERSION', 'STATUS', 'PACKAGES', 'DESCRIPTION'], list.servers.map((r) => [
@@ -110,7 +104,7 @@ function showCommand(io: CliIo): Command {
   return command.action(async (ref: string, opts: SourceOptions & { output?: OutputFormat }) => {
     const { name, version } = parseServerRef(ref);
     await reporting(io, async () => {
-      const response = await sourceFrom(opts, io).getVersion(name, version ?? 'latest');
+      const response = await resolverFrom(opts, io).fetch(name, version);
       io.stdout.write(opts.output ? format(response, opts.output) : terminalSafe(describeServer(response)));
     });
   });
@@ -186,7 +180,7 @@ export function initCommand(io: CliIo): Command {
     const { name: serverName, version } = parseServerRef(opts.fromRegistry);
     if (opts.output && existsSync(opts.output) && !opts.force) throw new UsageError(`${opts.output} exists; pass --force to overwrite it`);
     await reporting(io, async () => {
-      const response = await sourceFrom(opts, io).getVersion(serverName, version ?? 'latest');
+      const response = await resolverFrom(opts, io).fetch(serverName, version);
       const registryUrl = opts.registryUrl ? registryUrlOption(opts.registryUrl) : undefined;
       const text = initialManifest(response.server, { name: opts.name, version, registryUrl });
       if (!opts.output) return void io.stdout.write(text);
@@ -242,7 +236,9 @@ function deployableTypes(server: ServerJson): Set<string> {
 }
 
 function initialEnv(r: EnvRequirement, secret: string, todo: string[], secrets: string[]): EnvVar[] {
-  if (r.isSecret) {
+  // A credential-looking name may not carry a plain value (the MCPServer schema refuses it), whatever
+  // the publisher marked: it is referenced from the Secret like a declared secret.
+  if (r.isSecret || looksLikeSecretName(r.name)) {
     const key = r.name.toLowerCase();
     secrets.push(`${key}${r.isRequired ? '' : ' (optional)'}${r.description ? ` — ${r.name}: ${oneLine(r.description)}` : ''}`);
     return [{ name: r.name, valueFrom: { secretKeyRef: { name: secret, key, ...(r.isRequired ? {} : { optional: true }) } } }];

@@ -69,6 +69,9 @@ export class RegistryError extends Error {
 
 /** The server exists, but nothing in it can run as a Kubernetes workload. */
 export class NotDeployableError extends Error {
+  /** Nothing in the server.json will change by asking again. */
+  public readonly transient = false;
+
   constructor(public readonly server: string, public readonly version: string, public readonly reason: string) {
     super(`${server}@${version} is not deployable: ${reason}`);
     this.name = 'NotDeployableError';
@@ -85,6 +88,9 @@ export interface MappingProblem {
 
 /** Every problem found while mapping one server.json onto one MCPServer spec. */
 export class MappingError extends Error {
+  /** The user must change the spec; asking the registry again changes nothing. */
+  public readonly transient = false;
+
   constructor(public readonly server: string, public readonly version: string, public readonly problems: readonly MappingProblem[]) {
     super(`${server}@${version}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
     this.name = 'MappingError';

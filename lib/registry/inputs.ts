@@ -223,6 +223,8 @@ export interface RegistryEnvPolicy {
 
 export interface ResolvedEnv {
   readonly env: EnvVar[];
+  /** Name → where the registry's value came from, for each entry whose value the registry set. */
+  readonly origins: Map<string, string>;
   readonly problems: MappingProblem[];
   readonly warnings: string[];
 }
@@ -240,15 +242,17 @@ export function resolveEnv(
   hasEnvFrom: boolean,
   policy?: RegistryEnvPolicy,
 ): ResolvedEnv {
-  const out: ResolvedEnv = { env: [], problems: [], warnings: [] };
+  const out: ResolvedEnv = { env: [], origins: new Map(), problems: [], warnings: [] };
   const userIndex = new Map((user ?? []).map((e, i) => [e.name, i]));
   const taken = new Set<string>();
-  const push = (entry: EnvVar) => {
+  const push = (entry: EnvVar, origin?: string) => {
     if (taken.has(entry.name)) return;
     taken.add(entry.name);
     const i = userIndex.get(entry.name);
     out.env.push(i !== undefined ? user![i]! : entry);
+    if (origin !== undefined && i === undefined) out.origins.set(entry.name, origin);
   };
+  const from = (req: EnvRequirement) => policy?.describe(req) ?? req.source ?? 'server.json';
   for (const e of base) push(e);
   for (const req of requirements) {
     const i = userIndex.get(req.name);
@@ -261,9 +265,9 @@ export function resolveEnv(
       const given = req.value ?? req.default!;
       out.problems.push({ path: 'spec.env', message: `${policy!.describe(req)} sets ${req.name}=${JSON.stringify(given)}, which a registry may not set: ${denied}; add ${req.name} to spec.env yourself if you mean it` });
     } else if (req.value !== undefined) {
-      push({ name: req.name, value: req.value });
+      push({ name: req.name, value: req.value }, `the registry's fixed value, from ${from(req)}`);
     } else if (req.default !== undefined && !req.isSecret) {
-      push({ name: req.name, value: req.default });
+      push({ name: req.name, value: req.default }, `the registry's default, from ${from(req)}`);
     } else if (req.isRequired) {
       const how = req.isSecret ? ' with valueFrom.secretKeyRef' : '';
       if (hasEnvFrom) out.warnings.push(`required environment variable ${req.name} is not in spec.env; assuming spec.envFrom provides it`);

@@ -45,6 +45,8 @@ export interface MappedServer {
   readonly package: Package;
   /** The version the deployment pins (npm/pypi version, or the image tag or digest). */
   readonly packageVersion?: string;
+  /** `spec.env` names whose value the registry set → where it came from (server, package, field), for messages. */
+  readonly envOrigins: ReadonlyMap<string, string>;
   readonly warnings: readonly string[];
 }
 
@@ -77,7 +79,7 @@ export function mapServer(server: ServerJson, user: MCPServerSpec): MappedServer
 
   if (problems.length > 0) throw new MappingError(server.name, server.version, problems);
   const spec = assemble(user, runtime, endpoint, args.tokens, env.env);
-  return { spec, package: pkg, packageVersion: runtime.pinnedVersion, warnings };
+  return { spec, package: pkg, packageVersion: runtime.pinnedVersion, envOrigins: env.origins, warnings };
 }
 
 /** The registry's answer under the user's spec: every field the user set stays as written. */
@@ -328,9 +330,18 @@ export function imageRef(server: ServerJson, pkg: Package): ImageRef {
   if (repositoryProblem) refuse('identifier', repository, `(repository) ${repositoryProblem}`);
   if (digest !== undefined && ociDigestProblem(digest)) refuse('identifier', digest, `(digest) ${ociDigestProblem(digest)}`);
   if (idTag !== undefined && ociTagProblem(idTag)) refuse('identifier', idTag, `(tag) ${ociTagProblem(idTag)}`);
+  // A tag cannot hold ":", so a version that does is a digest (publishers of the 2025-07-09 schema
+  // give `identifier: org/image, version: sha256:…`): it pins the image as firmly as one in the identifier.
+  const versionDigest = pkg.version?.includes(':') ? pkg.version : undefined;
+  if (versionDigest !== undefined && ociDigestProblem(versionDigest)) refuse('version', versionDigest, `(digest) ${ociDigestProblem(versionDigest)}`);
   const shortNames = [rest, rest.replace(DOCKER_HUB, '')];
-  const names = [pkg.identifier, ...shortNames, ...shortNames.map((n) => `${n}:${idTag ?? pkg.version}`)];
-  if (digest) return { image: `${repository}@${digest}`, digest, names, warnings };
+  const pinned = digest ?? versionDigest;
+  const names = [pkg.identifier, ...shortNames, ...shortNames.map((n) => `${n}:${idTag ?? pkg.version}`), ...(pinned ? shortNames.map((n) => `${n}@${pinned}`) : [])];
+  if (pinned) {
+    if (digest && versionDigest && digest !== versionDigest) warnings.push(`image ${pkg.identifier} names the digest ${digest} but the package version is ${versionDigest}; deploying ${digest}`);
+    if (!digest && idTag && idTag !== 'latest') warnings.push(`image ${pkg.identifier} is tagged ${idTag} but the package version is the digest ${versionDigest}; deploying the digest`);
+    return { image: `${repository}@${pinned}`, digest: pinned, names, warnings };
+  }
   const version = pkg.version !== undefined && pkg.version !== 'latest' && TAG.test(pkg.version) ? pkg.version : undefined;
   if (idTag && idTag !== 'latest') {
     if (pkg.version && pkg.version !== idTag) warnings.push(`image ${pkg.identifier} is tagged ${idTag} but the package version is ${pkg.version}; deploying ${idTag}`);

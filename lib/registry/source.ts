@@ -2,18 +2,23 @@
  * The registry as the rest of mcp-operator sees it: the HTTP client behind the disk cache, with an
  * offline mode that never touches the network.
  */
-import { RegistryCache } from './cache';
+import { AnswerCache } from './cache';
 import { checkStatus, ListServersParams, RegistryClient } from './client';
 import { RegistryError } from './errors';
 import { officialMeta, ServerList, ServerResponse } from './types';
 
 /** A status re-check must not hold up a run that could go on from the cache. */
 const REVALIDATE_TIMEOUT_MS = 3_000;
+/**
+ * After a re-check found the registry unreachable, further re-checks wait this long: one warning per
+ * CLI run, yet a long-lived source (the controller's) checks again once the registry may be back.
+ */
+const UNREACHABLE_PAUSE_MS = 60_000;
 
 export interface RegistrySourceOptions {
   readonly client: RegistryClient;
   /** No cache: every call goes to the registry (and `offline` fails every call). */
-  readonly cache?: RegistryCache;
+  readonly cache?: AnswerCache;
   readonly offline?: boolean;
   readonly warn?: (message: string) => void;
 }
@@ -26,11 +31,11 @@ export interface GetVersionOptions {
 export class RegistrySource {
   public readonly client: RegistryClient;
   private readonly quick: RegistryClient;
-  private readonly cache?: RegistryCache;
+  private readonly cache?: AnswerCache;
   private readonly offline: boolean;
   private readonly warn: (message: string) => void;
-  /** Set after a re-check found the registry unreachable, so later ones in this run are skipped. */
-  private unreachable = false;
+  /** Until when re-checks are skipped, after one found the registry unreachable. */
+  private unreachableUntil = 0;
 
   constructor(options: RegistrySourceOptions) {
     this.client = options.client;
@@ -63,14 +68,14 @@ export class RegistrySource {
    */
   public async revalidate(name: string, version: string): Promise<ServerResponse | undefined> {
     const key = `${name}@${version}`;
-    if (this.offline || this.unreachable || !this.cache) return undefined;
+    if (this.offline || Date.now() < this.unreachableUntil || !this.cache) return undefined;
     const seen = this.cache.read(this.registry, 'status', key);
     if (seen && this.cache.isFresh(seen, 'status')) return undefined;
     try {
       return this.remember(await this.quick.getVersion(name, version, { includeDeleted: true }));
     } catch (err) {
       if (!(err instanceof RegistryError) || err.kind === 'deleted') throw err;
-      if (err.transient) this.unreachable = true;
+      if (err.transient) this.unreachableUntil = Date.now() + UNREACHABLE_PAUSE_MS;
       this.warn(`could not re-check ${key} with the registry (${err.message}); using the pinned copy`);
       return undefined;
     }
@@ -137,7 +142,7 @@ export class RegistrySource {
 
   private assertOnline(what: string): void {
     if (!this.offline) return;
-    const where = this.cache ? `the cache (${this.cache.dir})` : 'the cache (none configured)';
+    const where = this.cache ? `the cache (${this.cache.location})` : 'the cache (none configured)';
     throw new RegistryError('offline', `--offline: ${what} from ${this.registry} is not in ${where}; run once without --offline to fill it`, { url: this.registry });
   }
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { HostilePeer, MIB, rssOf } from './support/net-servers';
 import { MCP_SERVER } from '../../lib/controller/kube';
-import { registryResolveHook } from '../../lib/registry/controller-hook';
+import { registryResolveHook } from '../../lib/controller/resolve';
 import {
   closeTestClient, delay, freshNamespace, getObject, installCrd, kc, kcJson, mcpServer, reconciles, startTestController, TestController, waitFor,
 } from '../controller/support';

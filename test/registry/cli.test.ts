@@ -2,14 +2,15 @@ import { spawn } from 'child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'fs';
 import { join, resolve } from 'path';
 import * as yaml from 'js-yaml';
-import { registryCli, tempDir } from './helpers';
+import { registryCli, registryFixtures, tempDir } from './helpers';
 import { cli } from '../support/cli';
 import { FakeRegistry, fixturesDir } from '../support/registry-server';
 
 const ROOT = resolve(__dirname, '../..');
 const CONTEXT7 = 'io.github.upstash/context7';
 
-const registry = FakeRegistry.forTestFile();
+// The shared fixtures and the test-owned documents (test/fixtures/registry/server-json).
+const registry = FakeRegistry.forTestFile(registryFixtures());
 
 function serverFile(dir: string, name: string, registryName: string, extra = ''): string {
   const file = join(dir, `${name}.yaml`);
@@ -78,6 +79,23 @@ describe('synth and validate with spec.registry', () => {
     expect(updated.code).toBe(0);
     expect(updated.stderr).toContain(`${CONTEXT7} (latest): 1.0.0 → 2.0.0`);
     expect(updated.stdout).toContain('@upstash/context7-mcp@2.0.2');
+  });
+
+  test('a 2025-07-09 oci package pinned by digest synthesizes with the image at repository@sha256', async () => {
+    const dir = tempDir();
+    const result = await cli(['synth', '-f', serverFile(dir, 'digest', 'io.github.example/digest-pinned'), ...registryFlags(dir)]);
+    expect(result.code).toBe(0);
+    const deployment = yaml.loadAll(result.stdout).find((o: any) => o.kind === 'Deployment') as any;
+    expect(deployment.spec.template.spec.containers[0].image).toBe('docker.io/example/digest-pinned@sha256:3f1e9c2b7a4d5e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7');
+    expect(result.stderr).toContain('pinned 0.4.1 (oci example/digest-pinned sha256:3f1e9c2b');
+  });
+
+  test('a credential the registry sets to a plain value: validate names the variable and the server', async () => {
+    const dir = tempDir();
+    const file = serverFile(dir, 'weather', 'io.github.example/plain-credential');
+    const result = await cli(['validate', '-f', file, ...registryFlags(dir)]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file}: document 1 (weather): spec.env[0].value: WEATHER_API_KEY (the registry's default, from io.github.example/plain-credential@1.3.0: `);
   });
 });
 
@@ -183,6 +201,9 @@ describe('init --from-registry', () => {
     ['io.github.hashicorp/terraform-mcp-server', [/key: tfe_token\n\s+optional: true/, /<entrypoint of docker\.io\/hashicorp\/terraform-mcp-server:1\.2\.0>/]],
     ['io.github.oraios/serena', [/- "--from"\n\s+- serena-agent==1\.5\.3\n\s+- <program>/, /Replace these placeholders:\n#   spec\.command: replace the <placeholders>: runtimeArguments hold positional values/]],
     ['io.github.example/weather-mcp', [/key: weather_api_key/]],
+    // Not marked secret, but named like a credential: a plain value would fail validate.
+    ['io.github.example/plain-credential', [/name: WEATHER_API_KEY\n\s+valueFrom:\n\s+secretKeyRef:\n\s+name: plain-credential-secrets\n\s+key: weather_api_key/]],
+    ['io.github.example/digest-pinned', [/registry:\n\s+name: io\.github\.example\/digest-pinned\n/]],
   ];
 
   test.each(cases)('%s: every required setting is present and the result passes validate', async (name, patterns) => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Command } from 'commander';
@@ -15,6 +15,26 @@ export function tempDir(prefix = 'mcp-registry-'): string {
 
 export function realServer(file: string): ServerJson {
   return normalizeServerJson(JSON.parse(readFileSync(join(fixturesDir(), 'server-json', 'real', file), 'utf8')));
+}
+
+/** The test-owned server.json documents (see its README): shapes found outside the shared fixtures. */
+export const TEST_SERVER_JSON = join(__dirname, '..', 'fixtures', 'registry', 'server-json');
+
+export function testServer(file: string): ServerJson {
+  return normalizeServerJson(JSON.parse(readFileSync(join(TEST_SERVER_JSON, file), 'utf8')));
+}
+
+/**
+ * A copy of the shared registry fixtures (read-only, not ours to extend) with the test-owned documents
+ * added to `server-json/real`, for a FakeRegistry that serves both.
+ */
+export function registryFixtures(): string {
+  const dir = tempDir('mcp-registry-fixtures-');
+  cpSync(fixturesDir(), dir, { recursive: true });
+  for (const file of readdirSync(TEST_SERVER_JSON).filter((f) => f.endsWith('.json'))) {
+    cpSync(join(TEST_SERVER_JSON, file), join(dir, 'server-json', 'real', file));
+  }
+  return dir;
 }
 
 /** A client whose waits are recorded instead of slept, so retry tests take no time. */

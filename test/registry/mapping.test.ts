@@ -1,6 +1,6 @@
 import { readdirSync } from 'fs';
 import { join } from 'path';
-import { realServer } from './helpers';
+import { realServer, testServer } from './helpers';
 import { MappingError, NotDeployableError } from '../../lib/registry/errors';
 import { mapServer, MappedServer } from '../../lib/registry/mapping';
 import { normalizeServerJson } from '../../lib/registry/normalize';
@@ -400,6 +400,27 @@ describe('OCI references', () => {
     expect(image({ identifier: 'ghcr.io/o/s:latest', version: '1.7.0' })).toBe('ghcr.io/o/s:1.7.0');
     expect(() => image({ identifier: 'ghcr.io/o/s' })).toThrow(/names no tag, digest or version; refusing to deploy an unpinned image/);
     expect(() => image({ identifier: 'ghcr.io/o/s:latest' })).toThrow(NotDeployableError);
+  });
+
+  test('a version that is a digest pins the image: repository@digest, never repository:sha256:…', () => {
+    const digest = `sha256:${'b'.repeat(64)}`;
+    expect(image({ identifier: 'o/s', version: digest, registryBaseUrl: 'https://docker.io' })).toBe(`docker.io/o/s@${digest}`);
+    const tagged = mapServer(doc({ identifier: 'ghcr.io/o/s:1.2.0', version: digest }), userSpec(doc({ identifier: 'ghcr.io/o/s:1.2.0', version: digest })));
+    expect(tagged.spec.image).toBe(`ghcr.io/o/s@${digest}`);
+    expect(tagged.packageVersion).toBe(digest);
+    expect(tagged.warnings).toContainEqual(`image ghcr.io/o/s:1.2.0 is tagged 1.2.0 but the package version is the digest ${digest}; deploying the digest`);
+    const other = `sha256:${'c'.repeat(64)}`;
+    const both = mapServer(doc({ identifier: `ghcr.io/o/s@${other}`, version: digest }), userSpec(doc({ identifier: `ghcr.io/o/s@${other}`, version: digest })));
+    expect(both.spec.image).toBe(`ghcr.io/o/s@${other}`);
+    expect(both.warnings).toContainEqual(expect.stringMatching(/names the digest sha256:c+ but the package version is sha256:b+; deploying sha256:c+$/));
+    expect(() => image({ identifier: 'ghcr.io/o/s', version: 'sha256:not hex!' })).toThrow(/packages\[0\]\.version "sha256:not hex!" \(digest\) is not a valid OCI digest/);
+  });
+
+  test('the test-owned 2025-07-09 digest document drops its positional image argument spelled with the digest', () => {
+    const server = testServer('io.github.example.digest-pinned.json');
+    const m = mapServer(server, userSpec(server));
+    expect(m.spec.image).toBe('docker.io/example/digest-pinned@sha256:3f1e9c2b7a4d5e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7');
+    expect(m.warnings.filter((w) => w.startsWith('ignored positional'))).toEqual([]);
   });
 
   test('the http port and path come from the transport URL', () => {
