@@ -189,6 +189,30 @@ project.addTask('build-bridge', {
 // of eslint-plugin-import does not follow; TypeScript resolves them, which is what matters.
 project.eslint?.addRules({ 'import/no-unresolved': ['error', { ignore: ['^@modelcontextprotocol/sdk/'] }] });
 
+// One direction of dependencies (ARCHITECTURE.md): spec → rendering → runtimes → controller → CLI.
+// A zone forbids its `target` to import from `from`, i.e. from any layer above it.
+const LAYERS = {
+  spec: ['./lib/spec', './lib/policy', './lib/util', './lib/version.ts'],
+  rendering: ['./lib/construct', './lib/synth.ts', './lib/install'],
+  // lib/index.ts, the library entry, re-exports rendering and the registry resolver.
+  runtimes: ['./lib/registry', './lib/net', './lib/bridge', './lib/metrics.ts', './lib/index.ts'],
+  controller: ['./lib/controller'],
+  cli: ['./lib/cli'],
+};
+const order = Object.values(LAYERS);
+const zones = order.flatMap((targets, i) => order.slice(i + 1).flat().length === 0 ? [] : targets.map((target) => ({
+  target,
+  from: order.slice(i + 1).flat(),
+  message: 'imports go down the layers only (spec → rendering → runtimes → controller → CLI; see ARCHITECTURE.md)',
+})));
+project.eslint?.addRules({
+  'import/no-cycle': ['error', { ignore: ['^@'] }],
+  'import/no-restricted-paths': ['error', { zones }],
+  // Commander (argv, exit codes) belongs to the CLI layer only.
+  'no-restricted-imports': ['error', { paths: [{ name: 'commander', message: 'command-line code lives in lib/cli' }] }],
+});
+project.eslint?.addOverride({ files: ['lib/cli/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '.projenrc.ts'], rules: { 'no-restricted-imports': 'off' } });
+
 new JsonFile(project, 'renovate.json', {
   obj: {
     $schema: 'https://docs.renovatebot.com/renovate-schema.json',

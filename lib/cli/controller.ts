@@ -3,9 +3,9 @@
  * other commands start as fast as before.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ResolveHook } from '../controller/resolve';
 import type { CliIo } from './io';
 import { ExitCode } from './io';
+import type { ResolveHook } from '../controller/resolve';
 
 export interface ControllerCommandDeps {
   /**

@@ -1,11 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
+import { controllerCommand } from './controller';
 import { crdCommand } from './crd';
 import { installCommand, uninstallCommand } from './install';
 import { CliIo, ExitCode, UsageError } from './io';
+import { initCommand, registryCommand } from './registry';
 import { synthCommand, validateCommand } from './synth';
-import { controllerCommand } from './controller';
 import { registryResolveHook } from '../controller/resolve';
-import { initCommand, registryCommand } from '../registry/cli';
 import { readTextBounded } from '../synth';
 import { terminalSafe } from '../util/terminal';
 import { PROJECT_VERSION } from '../version';

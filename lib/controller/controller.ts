@@ -15,9 +15,9 @@ import { FIELD_MANAGER, isConflict, KubeClient, KubeObject, MCP_SERVER, OWNED_TY
 import { ClusterConnection, loadConnection } from './kubeconfig';
 import { LeaderElector } from './leader';
 import { ControllerMetrics, createControllerMetrics, exposition, ReconcileResult } from './metrics';
+import { podIssue } from './pods';
 import { WorkQueue } from './queue';
 import { ownerKey, Reconciler } from './reconciler';
-import { podIssue } from './pods';
 import { noRegistryResolver, ResolveHook } from './resolve';
 import { mcpVerifier, Verifier } from './verify';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, SELECTOR_NAME_VALUE } from '../construct/mcpserver';

@@ -14,6 +14,7 @@ import { EventRecorder } from './events';
 import { Informer, objectKey } from './informer';
 import { ApiError, apiVersionOf, DEPLOYMENT, KubeClient, KubeObject, MCP_SERVER, OwnerReference, ResourceType, SERVICE, typeOf } from './kube';
 import { ControllerMetrics, Operation } from './metrics';
+import { NOT_READY_GRACE_MS, PodIssue, podIssue } from './pods';
 import { isTransient, ResolveHook, resolveErrorMessage, resolveFailureReason } from './resolve';
 import {
   CONDITION_ACCEPTED,
@@ -31,7 +32,6 @@ import {
   CONDITION_VERIFIED,
 } from './status';
 import { Verification, Verifier } from './verify';
-import { NOT_READY_GRACE_MS, PodIssue, podIssue } from './pods';
 
 /** Added by releases up to 0.1 and removed on sight since: deletion is left to the garbage collector. */
 export const FINALIZER = 'mcp.io/finalizer';

@@ -3,7 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Command } from 'commander';
 import { CliIo, ExitCode, UsageError } from '../../lib/cli/io';
-import { initCommand, registryCommand } from '../../lib/registry/cli';
+import { initCommand, registryCommand } from '../../lib/cli/registry';
 import { RegistryClient, RegistryClientOptions } from '../../lib/registry/client';
 import { normalizeServerJson } from '../../lib/registry/normalize';
 import { ServerJson } from '../../lib/registry/types';

@@ -60,7 +60,9 @@ export function cli(args: readonly string[], input?: string, timeoutMs?: number)
 }
 
 /** Polls until `check` returns something truthy; the error names what was awaited and the last value. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 120_000, intervalMs = 250): Promise<T> {
+type Check<T> = () => Promise<T | undefined | false | null> | T | undefined | false | null;
+
+export async function waitFor<T>(what: string, check: Check<T>, timeoutMs = 120_000, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
