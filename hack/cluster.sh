@@ -248,6 +248,14 @@ save_host_state() {
 
 guard_rules() { # guard_rules -I|-D: traffic between cni0 and any other interface is dropped
   local op=$1 dir
+  # A ClusterIP kube-proxy has not programmed yet (or no longer) would be routed off the machine:
+  # refuse it here instead. DNAT runs before filter/OUTPUT, so programmed ClusterIPs never match.
+  if [[ $op == -I ]]; then
+    iptables -C OUTPUT -d "$SERVICE_CIDR" -m comment --comment "$GUARD" -j REJECT 2>/dev/null ||
+      iptables -I OUTPUT 1 -d "$SERVICE_CIDR" -m comment --comment "$GUARD" -j REJECT
+  else
+    while iptables -D OUTPUT -d "$SERVICE_CIDR" -m comment --comment "$GUARD" -j REJECT 2>/dev/null; do :; done
+  fi
   for dir in "-i $BRIDGE ! -o $BRIDGE" "-o $BRIDGE ! -i $BRIDGE"; do
     # shellcheck disable=SC2086
     if [[ $op == -I ]]; then

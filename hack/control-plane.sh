@@ -445,12 +445,26 @@ cmd_up() {
   save_state
   start_apiserver
   write_kubeconfig
+  service_guard -I
   log "ready in $((SECONDS - t0))s (total $((SECONDS - start))s): https://$ST_BIND:$ST_APISERVER_PORT (etcd 127.0.0.1:$ST_ETCD_PORT, advertise $ST_ADVERTISE)"
   echo "KUBECONFIG=$STATE/kubeconfig"
 }
 
+# No kube-proxy runs beside this plane, so its ClusterIPs lead nowhere; without this rule a client
+# (a test of an unreachable server) would send them out of the machine's default route. Root only.
+service_guard() { # -I | -D
+  command -v iptables >/dev/null && [[ $(id -u) == 0 ]] || return 0
+  local rule=(OUTPUT -d "$ST_SERVICE_CIDR" -m comment --comment "mcp-operator-cp:$STATE" -j REJECT)
+  if [[ $1 == -I ]]; then
+    iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[0]}" 1 "${rule[@]:1}" 2>/dev/null || true
+  else
+    while iptables -D "${rule[@]}" 2>/dev/null; do :; done
+  fi
+}
+
 do_down() {
   if load_state 2>/dev/null; then
+    service_guard -D
     # kube-apiserver first, and only then etcd: its graceful shutdown removes its endpoint lease
     # from etcd and otherwise hangs (until SIGKILL) when etcd disappears at the same time.
     stop_groups "${ST_APISERVER_PID:-}" kube-apiserver "$ST_BIN_DIR/kube-apiserver"
