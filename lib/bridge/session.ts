@@ -173,7 +173,13 @@ export class Session<T extends Transport = Transport> {
 
   /** Idempotent: the first reason wins and every caller awaits the same teardown. */
   end(reason: SessionEndReason, detail?: string): Promise<void> {
-    this.ending ??= this.teardown(reason, detail ?? defaultDetail(reason, this.deps));
+    if (this.ending === undefined) {
+      // Set before teardown runs: its first steps write to the client, and a write can end the
+      // session again (a stream over its limit) before an assignment of teardown()'s promise.
+      let done!: () => void;
+      this.ending = new Promise((resolve) => (done = resolve));
+      void this.teardown(reason, detail ?? defaultDetail(reason, this.deps)).finally(done);
+    }
     return this.ending;
   }
 

@@ -19,8 +19,9 @@ export function boundResponse(res: ServerResponse, maxUnsentBytes: number, onOve
     const ok = write(...args);
     if (!ok && res.writableLength > maxUnsentBytes) {
       const unsent = res.writableLength;
-      onOverflow(unsent);
+      // Destroyed first: the handler may end a session, whose teardown writes to this stream.
       res.destroy();
+      onOverflow(unsent);
       return false;
     }
     return ok;
