@@ -1,8 +1,8 @@
 import { request, type IncomingMessage } from 'node:http';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { closeBridgesAfterEach, connectSse, connectStreamable, disconnect, everything, LogCapture, startTestBridge, waitFor } from '../bridge/helpers';
 import type { BridgeHandle } from '../../lib/bridge';
 import { AccessPolicy, sessionFingerprint } from '../../lib/bridge/access';
+import { closeBridgesAfterEach, connectSse, connectStreamable, disconnect, everything, LogCapture, startTestBridge, waitFor } from '../bridge/helpers';
 
 // DNS rebinding (a hostile page whose domain now resolves to the bridge), foreign origins, and
 // a session id used by someone other than the client that opened it.
@@ -10,11 +10,17 @@ import { AccessPolicy, sessionFingerprint } from '../../lib/bridge/access';
 jest.setTimeout(60_000);
 closeBridgesAfterEach();
 
-const MCP = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const MCP = { 'content-type': 'application/json', 'accept': 'application/json, text/event-stream' };
 const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'h', version: '1' } } });
 
 /** A raw request: fetch() will not let a test set Host. */
-function send(bridge: BridgeHandle, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, unknown>;
+  readonly body: string;
+}
+
+function send(bridge: BridgeHandle, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: bridge.port, method, path, headers, setHost: !('host' in headers) }, (res) => {
       let text = '';
@@ -151,7 +157,7 @@ describe('session ids are credentials', () => {
     await sse.client.callTool({ name: 'echo', arguments: { message: 'x' } });
     const ids = [streamable.transport.sessionId!, (sse.transport as unknown as { _endpoint: URL })._endpoint.searchParams.get('sessionId')!];
     // A request that fails on a legacy SSE URL must not log its query string either.
-    await send(bridge, 'POST', `/messages?sessionId=${ids[1]}`, { host: `127.0.0.1:${bridge.port}`, 'content-type': 'application/json' }, '{not json');
+    await send(bridge, 'POST', `/messages?sessionId=${ids[1]}`, { 'host': `127.0.0.1:${bridge.port}`, 'content-type': 'application/json' }, '{not json');
     await disconnect(streamable);
     await disconnect(sse);
     const text = JSON.stringify(logs.lines);

@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { ESCAPES, escapeScript, expectedCount, killAll, survivors, type EscapeKind } from './support/bridge-escapees';
 import { bridgeBundle, removeBridgeBundle } from './support/bridge-subprocess';
-import { connectStreamable, disconnect, listeningUrl, spawnNode, startTestBridge, textOf, waitFor } from '../bridge/helpers';
 import type { BridgeHandle } from '../../lib/bridge';
+import { connectStreamable, disconnect, listeningUrl, spawnNode, startTestBridge, textOf, waitFor } from '../bridge/helpers';
 
 // Whatever a session's server starts ends with the session, however it tried to escape:
 // double forks, process groups whose leader exited, setsid (with and without its environment),
@@ -23,7 +23,15 @@ afterEach(async () => {
 
 afterAll(() => removeBridgeBundle());
 
-async function sessionWithEscapees(kinds: readonly EscapeKind[]): Promise<{ bridge: BridgeHandle; conn: Awaited<ReturnType<typeof connectStreamable>>; pids: number[]; dir: string }> {
+interface EscapeSession {
+  readonly bridge: BridgeHandle;
+  readonly conn: Awaited<ReturnType<typeof connectStreamable>>;
+  /** Escapees of the session's server process. */
+  readonly pids: number[];
+  readonly dir: string;
+}
+
+async function sessionWithEscapees(kinds: readonly EscapeKind[]): Promise<EscapeSession> {
   const script = escapeScript(kinds);
   const bridge = await startTestBridge({ command: script.command, args: script.args, poolSize: 0, killGraceMs: 500 });
   bridges.push(bridge);

@@ -9,12 +9,12 @@ import { EVERYTHING, tempDir } from '../../bridge/helpers';
  */
 export const ESCAPES = {
   // In the server's own group, orphaned by a double fork.
-  'double fork': `( trap '' TERM; sh -c 'echo $$ >> "$1"; exec sleep 1000' _ "$PIDS" & ) &`,
-  // Job control gives each job its own process group; the job's leader exits at once, leaving a
-  // group whose leader is gone (the case that left 18 survivors).
-  'own process groups, leader gone': `set -m; for i in 1 2 3; do ( trap '' TERM; sh -c 'echo $$ >> "$1"; exec sleep 1000' _ "$PIDS" & sh -c 'echo $$ >> "$1"; exec sleep 1000' _ "$PIDS" & ) & done; set +m`,
+  'double fork': '( trap \'\' TERM; sh -c \'echo $$ >> "$1"; exec sleep 1000\' _ "$PIDS" & ) &',
+  // Each job leads a process group of its own (setpgid) and exits at once, leaving a group whose
+  // leader is gone: the class the issue counted 18 survivors of.
+  'own process groups, leader gone': 'for i in 1 2 3; do perl -e \'setpgrp(0,0); exec @ARGV\' sh -c \'trap "" TERM; for j in 1 2; do sh -c "echo \\$\\$ >> \\"\\$1\\"; exec sleep 1000" _ "$1" & done\' _ "$PIDS" & done',
   // A new session, then a double fork: new sid, parent gone.
-  'setsid + double fork': `setsid sh -c 'trap "" TERM; sh -c "echo \\$\\$ >> \\"$1\\"; exec sleep 1000" _ "$1" &' _ "$PIDS" &`,
+  'setsid + double fork': 'setsid sh -c \'trap "" TERM; sh -c "echo \\$\\$ >> \\"$1\\"; exec sleep 1000" _ "$1" &\' _ "$PIDS" &',
   // A new session with an empty environment while its parent (the server) lives.
   'setsid with a cleared environment': `env -i PIDS="$PIDS" ${'$'}(command -v setsid) /bin/sh -c 'trap "" TERM; echo $$ >> "$PIDS"; exec /bin/sleep 1000' &`,
 } as const;

@@ -113,4 +113,4 @@ export const INITIALIZE = {
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'hostile-test', version: '1' } },
 } as const;
 
-export const STREAMABLE_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } as const;
+export const STREAMABLE_HEADERS = { 'content-type': 'application/json', 'accept': 'application/json, text/event-stream' } as const;
