@@ -167,7 +167,8 @@ function checkHostPattern(field: string, entry: string): string {
   if (value === '*' || /^(\*\.)?[a-z0-9_.-]+(:\d{1,5})?$/.test(value) || /^\[[0-9a-f:.]+\](:\d{1,5})?$/.test(value) || /^[0-9a-f:]+$/.test(value)) {
     return value;
   }
-  throw new RangeError(`${field}: "${entry}" is not a host name, host:port, [IPv6]:port, *.domain or *`);
+  const hint = value.includes('$(') ? ' (an unexpanded Kubernetes $(VAR) reference: define the variable in the container env)' : '';
+  throw new RangeError(`${field}: "${entry}" is not a host name, host:port, [IPv6]:port, *.domain or *${hint}`);
 }
 
 /** `scheme://host[:port]` (what browsers send as Origin), `null`, or `*`. */
