@@ -23,8 +23,11 @@ jest.setTimeout(60_000);
 // The floods keep the bridge parsing (and dropping) 10 KB messages at full speed, so V8 grows its
 // heap for garbage it has not collected yet: bounded (it plateaus), but not small.
 const RSS_GROWTH_LIMIT_MIB = 80;
-const SSE_RSS_GROWTH_LIMIT_MIB = 150;
-const FLOOD_RSS_GROWTH_LIMIT_MIB = 220;
+// Measured 100-150 MiB; unbounded it was ~300 MiB for these 1,000 POSTs, and grows with their number.
+const SSE_RSS_GROWTH_LIMIT_MIB = 200;
+// Measured 175-235 MiB on a loaded 2-core machine; unbounded it was ~90 MiB/s, 800 MiB over the
+// 9 s this case runs. The plateau check below is the sharper one.
+const FLOOD_RSS_GROWTH_LIMIT_MIB = 300;
 
 let bridge: SubprocessBridge | undefined;
 let baseline: number[];
@@ -78,7 +81,7 @@ test('a legacy SSE client that never reads is disconnected and its session ended
   stream.socket.resume();
   await stream.closed;
   expect(peakMiB - before).toBeLessThan(SSE_RSS_GROWTH_LIMIT_MIB);
-  expect(statuses[404]).toBeGreaterThan(800);
+  expect(statuses[404]).toBeGreaterThan(600);
   expect(JSON.parse(notFound)).toMatchObject({ error: { code: -32001, message: expect.stringMatching(/^Session not found: the client did not read its SSE stream \(\d+ bytes unsent, limit 8388608\)/) } });
   expect(bridge.child.stderr()).toContain('"reason":"slow-client"');
 });
