@@ -227,7 +227,13 @@ describe('MCPServer overrides', () => {
     const pod = one(objects, 'Deployment').spec.template.spec;
     const c = pod.containers[0];
     expect(c.command).toEqual(['/mcp-bridge/mcp-bridge']);
-    expect(c.args).toEqual(['serve', '--port', '8080', '--path', '/mcp', '--grace', '25', '--', 'npx', '-y', '@modelcontextprotocol/server-everything']);
+    // The bridge answers only its Service's DNS names and the pod IP (besides loopback): DNS-rebinding defence.
+    const hosts = ['everything', 'everything.$(MCP_BRIDGE_POD_NAMESPACE)', 'everything.$(MCP_BRIDGE_POD_NAMESPACE).svc', 'everything.$(MCP_BRIDGE_POD_NAMESPACE).svc.cluster.local', '$(MCP_BRIDGE_POD_IP)'];
+    expect(c.args).toEqual(['serve', '--port', '8080', '--path', '/mcp', '--grace', '25', ...hosts.flatMap((h) => ['--allowed-host', h]), '--', 'npx', '-y', '@modelcontextprotocol/server-everything']);
+    expect(c.env).toEqual(expect.arrayContaining([
+      { name: 'MCP_BRIDGE_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'MCP_BRIDGE_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    ]));
     // Sessions live in one bridge process: keep a client on one pod, and let the pause container reap orphans.
     expect(one(objects, 'Service').spec.sessionAffinity).toBe('ClientIP');
     expect(pod.shareProcessNamespace).toBe(true);

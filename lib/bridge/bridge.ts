@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, isInitializeRequest, isJSONRPCRequest, type InitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { AccessPolicy, requestIdentity, sessionFingerprint } from './access';
 import { McpChild, type ChildPurpose } from './child';
 import { header, readJsonBody, sendBodyError, sendJson, sendJsonRpcError } from './http-util';
 import { createLogger } from './logger';
@@ -17,6 +18,7 @@ import { WarmPool } from './pool';
 import { countZombieChildren } from './proc';
 import { Readiness, type ReadinessState } from './readiness';
 import { Session, type SessionEndReason, type SessionInfo, type TransportKind } from './session';
+import { boundResponse, sendWebResponse, webRequest } from './streams';
 
 export interface BridgeStats {
   readonly sessions: readonly SessionInfo[];
@@ -68,6 +70,7 @@ class Bridge {
   private readonly metrics: BridgeMetrics;
   private readonly pool: WarmPool;
   private readonly readiness: Readiness;
+  private readonly access: AccessPolicy;
   /** Refuses sessions that would push the container past its memory limit (a no-op outside a limited cgroup). */
   private readonly memory = new MemoryAdmission();
   private draining = false;
@@ -80,6 +83,7 @@ class Bridge {
     private readonly log: Logger,
   ) {
     this.metrics = createMetrics(() => countZombieChildren(process.pid, new Set([...this.children].map((child) => child.pid ?? -1))));
+    this.access = new AccessPolicy(opts.host, opts.allowedHosts, opts.allowedOrigins);
     this.server = createServer((req, res) => void this.route(req, res));
     this.server.on('connection', (socket) => socket.setKeepAlive(true, TCP_KEEPALIVE_MS));
     this.pool = new WarmPool({
@@ -119,7 +123,14 @@ class Bridge {
     this.readiness.start();
     this.pool.start();
     this.log.info(
-      { url: this.url(this.opts.path), command: this.opts.child.command, args: this.opts.child.args, pool: this.opts.poolSize },
+      {
+        url: this.url(this.opts.path),
+        command: this.opts.child.command,
+        args: this.opts.child.args,
+        pool: this.opts.poolSize,
+        allowedHosts: this.opts.allowedHosts,
+        allowedOrigins: this.opts.allowedOrigins,
+      },
       'mcp bridge listening',
     );
   }
@@ -142,10 +153,18 @@ class Bridge {
   }
 
   private spawnChild(purpose: ChildPurpose): McpChild {
-    const child = McpChild.spawn(this.opts.child, { logger: this.log, maxMessageBytes: this.opts.maxMessageBytes, purpose });
+    const child = McpChild.spawn(this.opts.child, {
+      logger: this.log,
+      maxMessageBytes: this.opts.maxMessageBytes,
+      maxBufferedBytes: this.opts.maxBufferedBytes,
+      logBudget: { linesPerSecond: this.opts.stderrLinesPerSecond, bytesPerSecond: this.opts.stderrBytesPerSecond },
+      purpose,
+    });
     this.metrics.childSpawns.inc({ purpose });
     this.children.add(child);
-    void child.exited.then(() => this.children.delete(child));
+    // Kept until terminated, not merely exited: what an exited server started may still run,
+    // and the exit hook must reach it too.
+    void child.finished.then(() => this.children.delete(child));
     return child;
   }
 
@@ -155,8 +174,16 @@ class Bridge {
   };
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL | undefined;
     try {
-      const url = new URL(req.url ?? '/', 'http://bridge.invalid');
+      url = new URL(req.url ?? '/', 'http://bridge.invalid');
+      // Every endpoint, probes included: the kubelet sends the pod IP, which is always allowed.
+      const refused = this.access.check(req);
+      if (refused !== undefined) {
+        this.metrics.requestsRefused.inc({ reason: refused.reason });
+        this.log.warn({ reason: refused.reason, host: req.headers.host, origin: req.headers.origin, path: url.pathname }, 'refused a request');
+        return sendJsonRpcError(res, refused.status, ErrorCode.ConnectionClosed, refused.message, { data: { reason: refused.reason } });
+      }
       switch (url.pathname) {
         case '/healthz':
           return sendJson(res, 200, { status: 'ok' });
@@ -174,7 +201,8 @@ class Bridge {
           return sendJson(res, 404, { error: `no such endpoint; MCP is served at ${this.opts.path} (streamable HTTP) and ${this.opts.ssePath} (legacy SSE)` });
       }
     } catch (err) {
-      this.log.error({ err, method: req.method, url: req.url }, 'request failed');
+      // The path only: a legacy SSE query string carries the session id.
+      this.log.error({ err, method: req.method, path: url?.pathname }, 'request failed');
       if (!res.headersSent) sendJsonRpcError(res, 500, ErrorCode.InternalError, 'Internal bridge error');
       else res.end();
     }
@@ -208,8 +236,8 @@ class Bridge {
   }
 
   private async serveStreamableSession(req: IncomingMessage, res: ServerResponse, sessionId: string): Promise<void> {
-    const session = this.sessions.get(sessionId);
-    if (session === undefined || !(session.transport instanceof StreamableHTTPServerTransport)) {
+    const session = this.sessionFor(req, sessionId);
+    if (session === undefined || !(session.transport instanceof WebStandardStreamableHTTPServerTransport)) {
       return this.sessionNotFound(res, sessionId);
     }
     const transport = session.transport;
@@ -219,8 +247,36 @@ class Bridge {
       if (!read.ok) return sendBodyError(req, res, read);
       body = read.value;
     }
-    session.attach(res, req.method === 'GET');
-    await transport.handleRequest(req, res, body);
+    const standalone = req.method === 'GET';
+    session.attach(res, standalone);
+    const response = await transport.handleRequest(webRequest(req), { parsedBody: body });
+    await this.stream(res, response, session, standalone ? 'GET stream' : 'POST answer stream');
+  }
+
+  /**
+   * Relays a transport response. A client that stops reading one of its streams loses that
+   * stream (the session stays; the client may open it again), instead of the bridge buffering
+   * what it does not read.
+   */
+  private stream(res: ServerResponse, response: Response, session: Session, what: string): Promise<void> {
+    return sendWebResponse(res, response, this.opts.maxBufferedBytes, (unsent) => {
+      this.metrics.streamsCut.inc({ transport: session.kind });
+      session.logger.warn({ unsentBytes: unsent, limitBytes: this.opts.maxBufferedBytes }, `the client does not read its ${what}; disconnected it`);
+    });
+  }
+
+  /**
+   * The live session `sessionId` names, if the request may use it: one opened with credentials
+   * answers only requests with the same credentials, and to anyone else looks like no session
+   * at all (a 404 does not confirm that a guessed or stolen id exists).
+   */
+  private sessionFor(req: IncomingMessage, sessionId: string): Session | undefined {
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) return undefined;
+    if (session.acceptsIdentity(requestIdentity(req, this.opts.identityHeaders))) return session;
+    this.metrics.requestsRefused.inc({ reason: 'identity-mismatch' });
+    session.logger.warn({ method: req.method }, 'refused a request on a session with credentials other than the ones that opened it');
+    return undefined;
   }
 
   private async openStreamableSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -238,15 +294,16 @@ class Bridge {
 
     const id = randomUUID();
     let session: Session | undefined;
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       onsessionclosed: () => session?.markDeleted(),
     });
-    session = this.openSession(id, 'streamable-http', transport);
+    session = this.openSession(id, 'streamable-http', transport, requestIdentity(req, this.opts.identityHeaders));
     session.attach(res);
-    await transport.handleRequest(req, res, read.value);
+    const response = await transport.handleRequest(webRequest(req), { parsedBody: read.value });
     // The transport answered without adopting the session (wrong Accept or Content-Type).
     if (transport.sessionId === undefined) void session.end('init-rejected', 'the initialize request was rejected by the transport');
+    await this.stream(res, response, session, 'initialize answer stream');
   }
 
   private async serveSseConnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -257,7 +314,13 @@ class Bridge {
     const refusal = this.refusal();
     if (refusal !== undefined) return this.refuse(res, refusal);
     const transport = new SSEServerTransport(this.opts.messagesPath, res);
-    const session = this.openSession(transport.sessionId, 'sse', transport);
+    const session = this.openSession(transport.sessionId, 'sse', transport, requestIdentity(req, this.opts.identityHeaders));
+    // On legacy SSE every answer rides this one stream: a client that does not read it cannot
+    // use the session, and every POST would otherwise get its 202 while the answers pile up here.
+    boundResponse(res, this.opts.maxBufferedBytes, (unsent) => {
+      this.metrics.streamsCut.inc({ transport: 'sse' });
+      void session.end('slow-client', `the client did not read its SSE stream (${unsent} bytes unsent, limit ${this.opts.maxBufferedBytes}); session closed`);
+    });
     session.attach(res, true);
     await transport.start();
     // SSEServerTransport sends nothing while idle; proxies cut silent streams, and only a
@@ -273,7 +336,7 @@ class Bridge {
       return sendJsonRpcError(res, 405, ErrorCode.ConnectionClosed, 'Method not allowed', { headers: { Allow: 'POST' } });
     }
     const sessionId = url.searchParams.get('sessionId') ?? '';
-    const session = this.sessions.get(sessionId);
+    const session = this.sessionFor(req, sessionId);
     if (session === undefined || !(session.transport instanceof SSEServerTransport)) return this.sessionNotFound(res, sessionId);
     const transport = session.transport;
     const read = await readJsonBody(req, this.opts.maxMessageBytes);
@@ -308,12 +371,13 @@ class Bridge {
     sendJsonRpcError(res, 404, -32001, why === undefined ? 'Session not found' : `Session not found: ${why}`);
   }
 
-  private openSession<T extends Transport>(id: string, kind: TransportKind, transport: T): Session<T> {
+  private openSession<T extends Transport>(id: string, kind: TransportKind, transport: T, identity: string | undefined): Session<T> {
     const { child, warm } = this.pool.take();
     const session = new Session<T>({
       id,
       kind,
       transport,
+      identity,
       child,
       warm,
       idleTimeoutMs: this.opts.idleTimeoutMs,
@@ -331,7 +395,7 @@ class Bridge {
     this.metrics.sessionsActive.inc({ transport: kind });
     this.metrics.sessionsTotal.inc({ transport: kind });
     session.start();
-    this.log.info({ sessionId: id, transport: kind, childPid: child.pid, warm }, 'session opened');
+    this.log.info({ session: sessionFingerprint(id), transport: kind, childPid: child.pid, warm, boundToCredentials: identity !== undefined }, 'session opened');
     return session;
   }
 

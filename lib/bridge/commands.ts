@@ -45,6 +45,12 @@ interface BridgeCommandOptions {
   grace: number;
   killGrace: number;
   maxMessageSize: number;
+  maxBufferedBytes?: number;
+  stderrLinesPerSecond: number;
+  stderrBytesPerSecond: number;
+  allowedHost: string[];
+  allowedOrigin: string[];
+  identityHeader: string[];
   logLevel: string;
 }
 
@@ -63,7 +69,24 @@ export function bridgeCommand(io: CommandIo = processIo()): Command {
     .argument('<command>', 'executable of the stdio MCP server (no shell)')
     .argument('[args...]', 'its arguments')
     .addOption(new Option('-p, --port <port>', 'TCP port to listen on (0 = any free port)').argParser(integer('port', 0, 65535)).default(DEFAULTS.port).env('MCP_BRIDGE_PORT'))
-    .addOption(new Option('--host <address>', 'address to bind').default(DEFAULTS.host).env('MCP_BRIDGE_HOST'))
+    .addOption(
+      new Option('--host <address>', 'address to bind; the default suits a pod, use 127.0.0.1 on a workstation').default(DEFAULTS.host).env('MCP_BRIDGE_HOST'),
+    )
+    .addOption(
+      new Option('--allowed-host <name>', 'Host a request may name (name, name:port, *.domain, * for any), repeatable; also MCP_BRIDGE_ALLOWED_HOSTS (comma-separated)')
+        .argParser(collect)
+        .default([], 'loopback names and the addresses the bridge listens on'),
+    )
+    .addOption(
+      new Option('--allowed-origin <origin>', 'Origin a browser request may come from (scheme://host[:port], * for any), repeatable; also MCP_BRIDGE_ALLOWED_ORIGINS')
+        .argParser(collect)
+        .default([], 'none; loopback origins on a loopback bind'),
+    )
+    .addOption(
+      new Option('--identity-header <name>', 'request header that identifies the client; a session only answers the credentials it was opened with, repeatable')
+        .argParser(collect)
+        .default([], 'authorization'),
+    )
     .addOption(new Option('--path <path>', 'streamable HTTP endpoint').argParser(httpPath).default(DEFAULTS.path))
     .addOption(new Option('--pool <n>', 'server processes pre-spawned for new sessions (0 = none)').argParser(integer('pool', 0, 64)).default(DEFAULTS.poolSize))
     .addOption(new Option('--max-sessions <n>', 'concurrent sessions; more get HTTP 503').argParser(integer('max-sessions', 1, 100_000)).default(DEFAULTS.maxSessions))
@@ -72,6 +95,21 @@ export function bridgeCommand(io: CommandIo = processIo()): Command {
     .addOption(new Option('--grace <seconds>', 'on SIGTERM/SIGINT, time for requests in flight to finish').argParser(seconds('grace', 0)).default(DEFAULTS.drainGraceMs / 1000))
     .addOption(new Option('--kill-grace <seconds>', 'between SIGTERM and SIGKILL of a server process group').argParser(seconds('kill-grace', 0)).default(DEFAULTS.killGraceMs / 1000))
     .addOption(new Option('--max-message-size <bytes>', 'largest JSON-RPC message in either direction').argParser(integer('max-message-size', 1024, 2 ** 30)).default(DEFAULTS.maxMessageBytes, '4 MiB'))
+    .addOption(
+      new Option('--max-buffered-bytes <bytes>', 'unsent bytes a client stream or a server stdin may hold; a client over it is disconnected')
+        .argParser(integer('max-buffered-bytes', 1024, 2 ** 31 - 1))
+        .default(undefined, 'twice --max-message-size, at least 8 MiB'),
+    )
+    .addOption(
+      new Option('--stderr-lines-per-second <n>', 'server stderr lines logged per second and process; the rest are counted')
+        .argParser(integer('stderr-lines-per-second', 1, 1_000_000))
+        .default(DEFAULTS.stderrLinesPerSecond),
+    )
+    .addOption(
+      new Option('--stderr-bytes-per-second <bytes>', 'server stderr bytes logged per second and process')
+        .argParser(integer('stderr-bytes-per-second', 256, 2 ** 31 - 1))
+        .default(DEFAULTS.stderrBytesPerSecond, '64 KiB'),
+    )
     .addOption(new Option('--log-level <level>', 'pino log level (JSON lines on stderr)').choices(LOG_LEVELS).default('info').env('MCP_BRIDGE_LOG_LEVEL'))
     .addHelpText('after', BRIDGE_HELP)
     .action((serverCommand: string, serverArgs: string[], options: BridgeCommandOptions) => runBridge(serverCommand, serverArgs, options, io));
@@ -88,10 +126,14 @@ Endpoints:
   /readyz    200 once a server process completed the MCP initialize handshake
   /metrics   Prometheus metrics (mcp_bridge_*)
 
+Requests must name an allowed Host (421 otherwise) and, from a browser, an allowed Origin (403
+otherwise): the defence against DNS rebinding. Loopback names and the addresses the bridge listens
+on are always allowed; add the names clients use (a Service's DNS names) with --allowed-host.
+
 Exit codes: 0 after a clean shutdown, 1 when the bridge cannot start, 2 on usage errors.
 
 Examples:
-  $ mcp-operator bridge --port 8080 -- npx -y @modelcontextprotocol/server-filesystem /data
+  $ mcp-operator bridge --port 8080 --allowed-host files.tools.svc -- npx -y @modelcontextprotocol/server-filesystem /data
   $ mcp-operator bridge --host 127.0.0.1 --port 3000 --pool 2 -- uvx mcp-server-fetch`;
 
 interface VerifyCommandOptions {
@@ -143,6 +185,13 @@ async function runBridge(serverCommand: string, serverArgs: string[], options: B
       drainGraceMs: Math.round(options.grace * 1000),
       killGraceMs: Math.round(options.killGrace * 1000),
       maxMessageBytes: options.maxMessageSize,
+      maxBufferedBytes: options.maxBufferedBytes,
+      stderrLinesPerSecond: options.stderrLinesPerSecond,
+      stderrBytesPerSecond: options.stderrBytesPerSecond,
+      // Flags and environment add up: a pod's synthesized flags plus whatever its env adds.
+      allowedHosts: [...options.allowedHost, ...listFromEnv('MCP_BRIDGE_ALLOWED_HOSTS')],
+      allowedOrigins: [...options.allowedOrigin, ...listFromEnv('MCP_BRIDGE_ALLOWED_ORIGINS')],
+      identityHeaders: options.identityHeader.length > 0 ? options.identityHeader : undefined,
       logLevel: options.logLevel,
     });
   } catch (err) {
@@ -218,6 +267,17 @@ function httpUrl(value: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('only http:// and https:// URLs are supported.');
   return value;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function listFromEnv(name: string): string[] {
+  return (process.env[name] ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
 }
 
 function collectHeader(value: string, previous: Record<string, string>): Record<string, string> {

@@ -33,6 +33,8 @@ export interface BridgeMetrics {
   readonly sessionsTotal: Counter<'transport'>;
   readonly sessionsEnded: Counter<'reason'>;
   readonly sessionsRejected: Counter<'reason'>;
+  readonly requestsRefused: Counter<'reason'>;
+  readonly streamsCut: Counter<'transport'>;
   readonly childSpawns: Counter<'purpose'>;
   readonly childCrashes: Counter<'phase'>;
   readonly poolIdle: Gauge;
@@ -72,6 +74,18 @@ export function createMetrics(countZombies: () => number): BridgeMetrics {
       name: `${PREFIX}sessions_rejected_total`,
       help: 'New sessions refused (capacity: max sessions reached; memory: the container is near its memory limit; draining: shutting down)',
       labelNames: ['reason'],
+      registers,
+    }),
+    requestsRefused: new Counter({
+      name: `${PREFIX}requests_refused_total`,
+      help: 'Requests refused before reaching a session (host-not-allowed, origin-not-allowed, host-missing, identity-mismatch)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    streamsCut: new Counter({
+      name: `${PREFIX}streams_disconnected_total`,
+      help: 'Client streams disconnected because the client did not read them (unsent bytes over --max-buffered-bytes)',
+      labelNames: ['transport'],
       registers,
     }),
     childSpawns: new Counter({

@@ -87,6 +87,8 @@ export class WarmPool {
     const reason = `a pre-spawned MCP server ${describeExit(exit)} before any session used it`;
     this.deps.logger.warn({ pid: child.pid, stderrTail: child.stderrTail }, reason);
     this.deps.onUnhealthy(reason);
+    // The server is gone, but not necessarily what it started.
+    void child.terminate(this.deps.killGraceMs);
     // Back off so a server that dies at start does not turn the bridge into a fork loop.
     const delayMs = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (this.consecutiveFailures - 1));
     this.refillTimer = setTimeout(() => {

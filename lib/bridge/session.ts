@@ -15,6 +15,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import { sessionFingerprint } from './access';
 import { describeExit, type ChildExit, type McpChild } from './child';
 import { methodLabel, type BridgeMetrics } from './metrics';
 
@@ -28,6 +29,7 @@ export type SessionEndReason =
   | 'init-timeout' // the server never answered initialize
   | 'init-rejected' // the transport refused the initialize request (bad headers, batch, ...)
   | 'protocol-error' // the server broke stdio framing
+  | 'slow-client' // the client did not read its legacy SSE stream
   | 'shutdown'; // the bridge is stopping
 
 export interface SessionHooks {
@@ -40,6 +42,8 @@ export interface SessionDeps<T extends Transport> {
   readonly id: string;
   readonly kind: TransportKind;
   readonly transport: T;
+  /** Digest of the credentials the session's first request carried; undefined when it carried none. */
+  readonly identity: string | undefined;
   readonly child: McpChild;
   /** Whether the child came pre-spawned from the pool. */
   readonly warm: boolean;
@@ -53,6 +57,8 @@ export interface SessionDeps<T extends Transport> {
 
 export interface SessionInfo {
   readonly id: string;
+  /** What the logs call the session (the id itself is a credential and never logged). */
+  readonly fingerprint: string;
   readonly transport: TransportKind;
   readonly pid: number | undefined;
   readonly warm: boolean;
@@ -77,6 +83,7 @@ const REQUEST_CANCELLED = -32800;
  */
 export class Session<T extends Transport = Transport> {
   readonly id: string;
+  readonly fingerprint: string;
   readonly kind: TransportKind;
   readonly transport: T;
   readonly createdAt = new Date();
@@ -95,9 +102,15 @@ export class Session<T extends Transport = Transport> {
 
   constructor(private readonly deps: SessionDeps<T>) {
     this.id = deps.id;
+    this.fingerprint = sessionFingerprint(deps.id);
     this.kind = deps.kind;
     this.transport = deps.transport;
-    this.log = deps.logger.child({ sessionId: deps.id, transport: deps.kind });
+    this.log = deps.logger.child({ session: this.fingerprint, transport: deps.kind });
+  }
+
+  /** Logger tagged with the session's fingerprint. */
+  get logger(): Logger {
+    return this.log;
   }
 
   get child(): McpChild {
@@ -121,6 +134,14 @@ export class Session<T extends Transport = Transport> {
       fatal: (err) => void this.end('protocol-error', err.message),
     });
     this.armIdleTimer();
+  }
+
+  /**
+   * Whether a request with `identity` may use this session: a session opened with credentials
+   * stays with them, so holding its id is not enough (ids leak: logs, proxies, browser history).
+   */
+  acceptsIdentity(identity: string | undefined): boolean {
+    return this.deps.identity === undefined || this.deps.identity === identity;
   }
 
   /** The client sent DELETE: the transport is about to close for that reason. */
@@ -152,13 +173,20 @@ export class Session<T extends Transport = Transport> {
 
   /** Idempotent: the first reason wins and every caller awaits the same teardown. */
   end(reason: SessionEndReason, detail?: string): Promise<void> {
-    this.ending ??= this.teardown(reason, detail ?? defaultDetail(reason, this.deps));
+    if (this.ending === undefined) {
+      // Set before teardown runs: its first steps write to the client, and a write can end the
+      // session again (a stream over its limit) before an assignment of teardown()'s promise.
+      let done!: () => void;
+      this.ending = new Promise((resolve) => (done = resolve));
+      void this.teardown(reason, detail ?? defaultDetail(reason, this.deps)).finally(done);
+    }
     return this.ending;
   }
 
   info(): SessionInfo {
     return {
       id: this.id,
+      fingerprint: this.fingerprint,
       transport: this.kind,
       pid: this.deps.child.pid,
       warm: this.deps.warm,
@@ -190,7 +218,25 @@ export class Session<T extends Transport = Transport> {
       this.releaseCancelled(message.params?.requestId);
     }
     // A dead child cannot take the message; its exit handler fails what is pending.
-    this.deps.child.send(message);
+    if (this.deps.child.send(message) === 'full') this.refuseUnread(message);
+  }
+
+  /**
+   * The child has not read what it was sent: queueing more would only grow our memory, so a
+   * request is answered with an error at once (a notification is dropped, with a log line).
+   */
+  private refuseUnread(message: JSONRPCMessage): void {
+    const unread = this.deps.child.unreadInputBytes;
+    this.log.warn({ unreadBytes: unread, method: 'method' in message ? message.method : undefined }, 'MCP server is not reading its input; message refused');
+    if (!isJSONRPCRequest(message)) return;
+    const pending = this.pending.get(message.id);
+    if (pending !== undefined) this.observe(pending, 'refused');
+    this.pending.delete(message.id);
+    this.sendToClient({
+      jsonrpc: '2.0',
+      id: message.id,
+      error: { code: ErrorCode.InternalError, message: `MCP server is not reading its input (${unread} bytes unread); request refused`, data: { reason: 'server-busy' } },
+    });
   }
 
   private fromChild(message: JSONRPCMessage): void {

@@ -167,7 +167,19 @@ export class MCPServer extends Construct {
     const grace = Math.max(1, (spec.terminationGracePeriodSeconds ?? DEFAULTS.terminationGracePeriodSeconds) - 5);
     return {
       command: [BRIDGE_BIN],
-      args: ['serve', '--port', String(spec.port), '--path', path, '--grace', String(grace), '--', ...(spec.command ?? []), ...(spec.args ?? [])],
+      args: [
+        'serve',
+        '--port',
+        String(spec.port),
+        '--path',
+        path,
+        '--grace',
+        String(grace),
+        ...bridgeAllowedHosts(this.serverName).flatMap((host) => ['--allowed-host', host]),
+        '--',
+        ...(spec.command ?? []),
+        ...(spec.args ?? []),
+      ],
     };
   }
 
@@ -211,7 +223,7 @@ export class MCPServer extends Construct {
     const container = `${pod}/containers/0`;
     const patches: JsonPatch[] = [];
 
-    patches.push(JsonPatch.add(`${container}/env`, containerEnv(spec).map(typedEnvVar)));
+    patches.push(JsonPatch.add(`${container}/env`, containerEnv(spec, stdio).map(typedEnvVar)));
     if (spec.envFrom?.length) patches.push(JsonPatch.add(`${container}/envFrom`, spec.envFrom));
     patches.push(JsonPatch.add(`${container}/resources`, typedResources(spec.resources ?? DEFAULTS.resources)));
     if (spec.probes?.enabled === false) {
@@ -282,8 +294,27 @@ function typedEnvVar(env: EnvVar): unknown {
   return { ...env, valueFrom: { ...env.valueFrom, resourceFieldRef: { ...env.valueFrom!.resourceFieldRef, divisor: typed(divisor) } } };
 }
 
-function containerEnv(spec: MCPServerSpec): EnvVar[] {
+/** Downward-API variables the bridge's `--allowed-host` arguments refer to as `$(NAME)`. */
+const BRIDGE_POD_ENV: readonly EnvVar[] = [
+  { name: 'MCP_BRIDGE_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  { name: 'MCP_BRIDGE_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+];
+
+/**
+ * The Host names the bridge answers besides loopback and its own addresses (DNS-rebinding
+ * defence): the Service's DNS names, any port (a Service may map another port to ours), and
+ * the pod IP. The namespace comes from the downward API, so a namespace-less manifest works
+ * wherever it is applied. More names (an Ingress, a LoadBalancer) go into the container's
+ * MCP_BRIDGE_ALLOWED_HOSTS, which the bridge adds to these.
+ */
+function bridgeAllowedHosts(service: string): string[] {
+  const ns = '$(MCP_BRIDGE_POD_NAMESPACE)';
+  return [service, `${service}.${ns}`, `${service}.${ns}.svc`, `${service}.${ns}.svc.cluster.local`, '$(MCP_BRIDGE_POD_IP)'];
+}
+
+function containerEnv(spec: MCPServerSpec, stdio = false): EnvVar[] {
   const env: EnvVar[] = [...(spec.env ?? [])];
+  if (stdio) env.push(...BRIDGE_POD_ENV);
   // Tools that cache under $HOME (npm, uv, pip, git) need it writable on a read-only root.
   if (!spec.env?.some((e) => e.name === 'HOME')) env.push({ name: 'HOME', value: HOME_DIR });
   return env;

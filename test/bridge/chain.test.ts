@@ -63,8 +63,14 @@ function runPod(deployment: Obj): { child: ChildProcess; volume: string } {
   const init = pod.initContainers[0];
   execFileSync(local(init.command[0], volume), init.args.map((a: string) => local(a, volume)), { stdio: 'ignore', timeout: 30_000 });
   const main = pod.containers[0];
-  const [sub, ...rest] = main.args as string[];
-  const env = Object.fromEntries((main.env as Obj[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  // What the kubelet does: downward-API fields resolved, then $(VAR) in args expanded from the env.
+  const fields: Record<string, string> = { 'metadata.namespace': 'default', 'status.podIP': '127.0.0.1' };
+  const env: Record<string, string> = Object.fromEntries(
+    (main.env as Obj[])
+      .map((e) => [e.name, e.value ?? fields[(e.valueFrom as { fieldRef?: { fieldPath: string } } | undefined)?.fieldRef?.fieldPath ?? '']])
+      .filter(([, value]) => value !== undefined),
+  );
+  const [sub, ...rest] = (main.args as string[]).map((arg) => arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (ref, name: string) => env[name] ?? ref));
   const child = spawn(local(main.command[0], volume), [sub!, '--host', '127.0.0.1', ...rest], {
     cwd: ROOT,
     // HOME is an emptyDir in the pod; npx resolves the package from the project like an image's cache would.

@@ -19,6 +19,7 @@ import {
   waitFor,
 } from './helpers';
 import type { BridgeHandle } from '../../lib/bridge';
+import { sessionFingerprint } from '../../lib/bridge/access';
 
 // End-to-end relaying through the bridge to real stdio MCP servers, with real SDK clients.
 
@@ -114,16 +115,18 @@ describe('streamable HTTP', () => {
     await disconnect(conn);
   });
 
-  test('child stderr is logged as JSON tagged with the session id', async () => {
+  test('child stderr is logged as JSON tagged with the session fingerprint, never the session id', async () => {
     const logs = new LogCapture();
     // No pool: the child is spawned for the session, so even its first stderr line is tagged.
     bridge = await startTestBridge({ ...everything(), poolSize: 0 }, logs);
     const conn = await connectStreamable(bridge.url);
     const sessionId = conn.transport.sessionId!;
     const line = await waitFor(
-      () => logs.find((entry) => entry.stream === 'stderr' && entry.sessionId === sessionId),
-      'a stderr line tagged with the session id',
+      () => logs.find((entry) => entry.stream === 'stderr' && entry.session === sessionFingerprint(sessionId)),
+      'a stderr line tagged with the session fingerprint',
     );
+    // The id is a bearer credential: whoever reads the logs must not be able to use the session.
+    expect(JSON.stringify(logs.lines)).not.toContain(sessionId);
     expect(line).toMatchObject({ msg: 'Starting default (STDIO) server...', purpose: 'session', transport: 'streamable-http' });
     expect(typeof line.childPid).toBe('number');
     await disconnect(conn);
