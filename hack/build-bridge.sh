@@ -36,8 +36,8 @@ node_major=$("$NODE" -p 'process.versions.node.split(".")[0]')
 mkdir -p "$OUT"
 
 # 1. One CommonJS file with every dependency inside: a SEA can only require() built-ins.
-log "bundling lib/bridge/standalone.ts"
-"$ROOT/node_modules/.bin/esbuild" "$ROOT/lib/bridge/standalone.ts" \
+log "bundling lib/cli/bridge-standalone.ts"
+"$ROOT/node_modules/.bin/esbuild" "$ROOT/lib/cli/bridge-standalone.ts" \
   --bundle --platform=node --target=node22 --format=cjs \
   --minify --keep-names --legal-comments=none --log-level=warning \
   --outfile="$OUT/mcp-bridge.cjs"

@@ -153,7 +153,7 @@ async function stopProcess(proc: ChildProcess, exited: Promise<number | null>): 
 async function bundleBridge(): Promise<string> {
   const esbuild = await import('esbuild');
   const outfile = join(mkdtempSync(join(tmpdir(), 'mcp-bridge-bench-')), 'mcp-bridge.cjs');
-  await esbuild.build({ entryPoints: [join(ROOT, 'lib/bridge/standalone.ts')], bundle: true, platform: 'node', target: 'node22', format: 'cjs', outfile, logLevel: 'error' });
+  await esbuild.build({ entryPoints: [join(ROOT, 'lib/cli/bridge-standalone.ts')], bundle: true, platform: 'node', target: 'node22', format: 'cjs', outfile, logLevel: 'error' });
   return outfile;
 }
 

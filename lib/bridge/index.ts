@@ -1,5 +1,4 @@
 export { startBridge, type BridgeHandle, type BridgeStats } from './bridge';
-export { bridgeCommand, verifyCommand, processIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CommandIo } from './commands';
 export { formatVerifyResult, type OutputFormat } from './format';
 export { DEFAULTS as BRIDGE_DEFAULTS, type BridgeOptions } from './options';
 export type { ReadinessState } from './readiness';

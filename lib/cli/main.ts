@@ -21,12 +21,12 @@ export const LAZY_COMMANDS: Record<string, { readonly summary: string; load(io: 
   bridge: {
     summary: 'serve a stdio MCP server over streamable HTTP and legacy SSE',
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
-    load: (io) => require('../bridge/commands').bridgeCommand(io),
+    load: (io) => require('./bridge').bridgeCommand(io),
   },
   verify: {
     summary: 'check that a URL serves a working MCP server',
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
-    load: (io) => require('../bridge/commands').verifyCommand(io),
+    load: (io) => require('./bridge').verifyCommand(io),
   },
 };
 

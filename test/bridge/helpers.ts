@@ -206,12 +206,12 @@ export async function metricsText(bridge: BridgeHandle): Promise<string> {
   return bridge.metrics.metrics();
 }
 
-/** Bundles lib/bridge/standalone.ts the way hack/build-bridge.sh does, for subprocess tests. */
+/** Bundles lib/cli/bridge-standalone.ts the way hack/build-bridge.sh does, for subprocess tests. */
 export async function bundleStandalone(): Promise<string> {
   const esbuild = await import('esbuild');
   const outfile = join(tempDir('mcp-bridge-bundle-'), 'mcp-bridge.cjs');
   await esbuild.build({
-    entryPoints: [join(ROOT, 'lib/bridge/standalone.ts')],
+    entryPoints: [join(ROOT, 'lib/cli/bridge-standalone.ts')],
     bundle: true,
     platform: 'node',
     target: 'node22',

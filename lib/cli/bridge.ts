@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
-import { startBridge, type BridgeHandle } from './bridge';
-import { formatVerifyResult, OUTPUT_FORMATS, type OutputFormat } from './format';
-import { DEFAULTS } from './options';
-import { verifyServer, type VerifyTransport } from './verify';
+import { startBridge, type BridgeHandle } from '../bridge/bridge';
+import { formatVerifyResult, OUTPUT_FORMATS, type OutputFormat } from '../bridge/format';
+import { DEFAULTS } from '../bridge/options';
+import { verifyServer, type VerifyTransport } from '../bridge/verify';
 
 /** Exit codes shared by the bridge commands: 0 ok, 1 failure, 2 usage error. */
 export const EXIT_OK = 0;

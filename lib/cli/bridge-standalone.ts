@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSea } from 'node:sea';
 import { Command, type CommanderError } from 'commander';
-import { bridgeCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, verifyCommand } from './commands';
+import { bridgeCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, verifyCommand } from './bridge';
 
 function installCommand(): Command {
   return new Command('install')
