@@ -149,6 +149,9 @@ async function main(): Promise<void> {
     results.floor!.push(await applyToAnswer('bench', `floor-${i}`, 3001, plainDeployment('bench', `floor-${i}`)));
     results.http!.push(await applyToAnswer('bench', `http-${i}`, 3001, [mcpServer('bench', `http-${i}`, false)]));
     results.stdio!.push(await applyToAnswer('bench', `stdio-${i}`, 8080, [mcpServer('bench', `stdio-${i}`, true)]));
+    // Each MCPServer requests 100m of CPU: the last round's go, or the node runs out of requests.
+    if (i < N - 1) kubectl(['-n', 'bench', 'delete', 'deployment,service', `floor-${i}`, '--wait=false']);
+    if (i < N - 1) kubectl(['-n', 'bench', 'delete', 'mcpserver', `http-${i}`, `stdio-${i}`, '--wait=false']);
     log(`round ${i + 1}/${N}: floor ${seconds(results.floor!.at(-1)!)}, http ${seconds(results.http!.at(-1)!)}, stdio ${seconds(results.stdio!.at(-1)!)}`);
   }
   const rss = rssTable();

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 
 /**
@@ -10,8 +9,10 @@ import type { TLSSocket } from 'node:tls';
  * rebinding); its requests then name the attacker's host and origin, which is what this refuses.
  *
  * Always allowed: loopback names (`localhost`, `*.localhost`, 127/8, ::1; a browser sends them
- * only to a loopback address, so they cannot be rebound) and the addresses the bridge listens on
- * (an IP literal is not a DNS name either; the kubelet's probes and Prometheus use the pod IP).
+ * only to a loopback address, so they cannot be rebound) and any IP literal. A rebinding page is
+ * served from a DNS name, and the browser names that in Host; a Host that is an address means the
+ * client addressed it directly, which is how the kubelet's probes (pod IP), kube-proxy's ClusterIP,
+ * NodePorts and load balancers reach a pod.
  * Everything else must be listed: names as `name` (any port), `name:port`, `*.suffix`, or `*`.
  */
 export class AccessPolicy {
@@ -20,10 +21,9 @@ export class AccessPolicy {
   private readonly origins: ReadonlySet<string>;
   private readonly anyOrigin: boolean;
   private readonly loopbackBind: boolean;
-  private localAddresses: { at: number; addresses: ReadonlySet<string> } | undefined;
 
   constructor(
-    private readonly bindHost: string,
+    bindHost: string,
     allowedHosts: readonly string[],
     allowedOrigins: readonly string[],
   ) {
@@ -61,7 +61,7 @@ export class AccessPolicy {
 
   private hostAllowed(host: Authority): boolean {
     if (this.anyHost || isLoopbackName(host.name)) return true;
-    if (isIP(host.name) !== 0 && this.listensOn(host.name)) return true;
+    if (isIP(host.name) !== 0) return true;
     return this.hosts.some((pattern) => matchesHost(pattern, host));
   }
 
@@ -78,20 +78,6 @@ export class AccessPolicy {
     }
     // A local tool's page (an inspector on localhost:6274) talking to a local bridge.
     return this.loopbackBind && (url.protocol === 'http:' || url.protocol === 'https:') && isLoopbackName(normalizeHostname(url.hostname));
-  }
-
-  /** Whether `address` is one the bridge is reachable on: its bind address, or any interface's when bound to all. */
-  private listensOn(address: string): boolean {
-    const bind = normalizeHostname(this.bindHost);
-    if (bind !== '0.0.0.0' && bind !== '::') return bind === address;
-    const now = Date.now();
-    // Interfaces change rarely (a pod's never); re-read now and then for workstations.
-    if (this.localAddresses === undefined || now - this.localAddresses.at > 30_000) {
-      const addresses = new Set<string>();
-      for (const list of Object.values(networkInterfaces())) for (const info of list ?? []) addresses.add(normalizeHostname(info.address));
-      this.localAddresses = { at: now, addresses };
-    }
-    return this.localAddresses.addresses.has(address);
   }
 }
 

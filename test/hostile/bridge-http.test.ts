@@ -64,9 +64,10 @@ describe('Host', () => {
       ['example.org', 421],
       ['fixed.example:8443', 200],
       ['fixed.example:8080', 421],
-      // What the kubelet sends for an httpGet probe without `host`: the pod IP and port.
+      // What the kubelet sends for an httpGet probe without `host` (the pod IP and port), and what a
+      // client of the ClusterIP sends: addresses, which no rebinding page can put in Host.
       ['10.1.2.3:8080', 200],
-      ['10.1.2.4:8080', 421],
+      ['10.96.7.8:8080', 200],
       ['mcp.tools.svc.attacker.example', 421],
     ];
     for (const [host, status] of cases) {
@@ -97,6 +98,10 @@ describe('Origin', () => {
     expect(check({ host: 'mcp.tools.svc:8080' })).toBeUndefined();
     expect(check({ host: 'mcp.tools.svc:8080', origin: 'http://localhost:6274' })).toBe(403);
     expect(check({ host: 'localhost:8080' })).toBeUndefined(); // kubectl port-forward
+    // Addresses are not DNS names and cannot be rebound: the Service's ClusterIP, a NodePort, a load balancer.
+    expect(check({ host: '10.96.135.197:8080' })).toBeUndefined();
+    expect(check({ host: '[fd00::1]:8080' })).toBeUndefined();
+    expect(check({ host: 'rebound.attacker.example:8080' })).toBe(421);
     expect(check({})).toBe(400);
   });
 });
