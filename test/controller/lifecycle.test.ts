@@ -93,7 +93,7 @@ describe('deletion', () => {
 });
 
 describe('efficiency', () => {
-  test('a new server takes one reconcile and six writes: the watch echoes of its own writes are not reconciled again', async () => {
+  test('a new server takes one reconcile and five writes: the watch echoes of its own writes are not reconciled again', async () => {
     await idle();
     const reconcilesBefore = await reconciles(controller);
     const writesBefore = await apiWrites(controller);
@@ -134,25 +134,59 @@ describe('robustness', () => {
   });
 
   test('reports what the API server rejects as ApplyFailed, with a warning event, and keeps retrying with backoff', async () => {
-    // Neither the CRD nor the CLI checks that tolerationSeconds goes only with NoExecute; the pod validation does.
-    const toleration = { key: 'dedicated', operator: 'Equal', value: 'mcp', effect: 'NoSchedule', tolerationSeconds: 60 };
-    await applyServer(ns, mcpServer('rejected', { image: 'x', tolerations: [toleration] }));
-    const st = await waitFor('ApplyFailed', async () => {
-      const s = await status('rejected');
-      return s?.phase === 'Failed' ? s : undefined;
-    });
-    const progressing = st.conditions.find((c: any) => c.type === 'Progressing');
-    expect(progressing).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
-    expect(progressing.message).toContain('tolerationSeconds');
-    const events = await kcJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=rejected,reason=ApplyFailed']);
-    expect(events.items[0]).toMatchObject({ type: 'Warning' });
-    const errors = await metricSum(controller, 'mcp_operator_reconcile_errors_total');
-    await waitFor('a retry', async () => (await metricSum(controller, 'mcp_operator_reconcile_errors_total')) > errors);
-    // Fixed: applied, and the failure clears.
-    const fixed = { ...toleration, effect: 'NoExecute' };
-    await kc(['patch', 'mcpserver', 'rejected', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { tolerations: [fixed] } })]);
-    await waitFor('Pending', async () => (await status('rejected'))?.phase === 'Pending', 30_000);
-    expect(((await getObject(DEPLOYMENT, ns, 'rejected'))?.spec as any).template.spec.tolerations).toEqual([fixed]);
+    // The spec is valid (the CRD and the CLI accept it); the cluster's own admission policy refuses
+    // the Deployment, as a platform team's policy engine would.
+    const forbidden = 'platform.example.com/forbidden';
+    const policy = `${ns}-no-forbidden-pods`;
+    await kc(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: policy },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
+          validations: [{
+            expression: `!has(object.spec.template.metadata.annotations) || !('${forbidden}' in object.spec.template.metadata.annotations)`,
+            message: `pods must not carry the ${forbidden} annotation`,
+          }],
+        },
+      },
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy },
+        spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+      },
+    ] }));
+    try {
+      // The policy takes effect a moment after it is created: wait until it refuses a probe.
+      const probe = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: ns },
+        spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' }, annotations: { [forbidden]: 'x' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
+      await waitFor('the admission policy', async () => {
+        try {
+          await kc(['create', '--dry-run=server', '-f', '-'], JSON.stringify(probe), 2_000);
+          return false;
+        } catch (err) {
+          return /must not carry/.test((err as Error).message);
+        }
+      }, 30_000);
+
+      await applyServer(ns, mcpServer('rejected', { image: 'x', podAnnotations: { [forbidden]: 'yes' } }));
+      const st = await waitFor('ApplyFailed', async () => {
+        const s = await status('rejected');
+        return s?.phase === 'Failed' ? s : undefined;
+      });
+      const progressing = st.conditions.find((c: any) => c.type === 'Progressing');
+      expect(progressing).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+      expect(progressing.message).toContain(`pods must not carry the ${forbidden} annotation`);
+      const events = await kcJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=rejected,reason=ApplyFailed']);
+      expect(events.items[0]).toMatchObject({ type: 'Warning' });
+      const errors = await metricSum(controller, 'mcp_operator_reconcile_errors_total');
+      await waitFor('a retry', async () => (await metricSum(controller, 'mcp_operator_reconcile_errors_total')) > errors);
+      // Fixed: applied, and the failure clears.
+      await kc(['patch', 'mcpserver', 'rejected', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { podAnnotations: { [forbidden]: null, owner: 'platform' } } })]);
+      await waitFor('Pending', async () => (await status('rejected'))?.phase === 'Pending', 30_000);
+      expect(((await getObject(DEPLOYMENT, ns, 'rejected'))?.spec as any).template.metadata.annotations).toEqual({ owner: 'platform' });
+    } finally {
+      await kc(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', policy, '--ignore-not-found']);
+    }
   });
 
   test('the selector in status (the scale subresource\'s, which kubectl and autoscalers use) finds the server\'s pods', async () => {
