@@ -138,27 +138,39 @@ describe('robustness', () => {
     // the Deployment, as a platform team's policy engine would.
     const forbidden = 'platform.example.com/forbidden';
     const policy = `${ns}-no-forbidden-pods`;
-    await kc(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: policy },
-        spec: {
-          failurePolicy: 'Fail',
-          matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
-          validations: [{
-            expression: `!has(object.spec.template.metadata.annotations) || !('${forbidden}' in object.spec.template.metadata.annotations)`,
-            message: `pods must not carry the ${forbidden} annotation`,
-          }],
+    await kc(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicy',
+          metadata: { name: policy },
+          spec: {
+            failurePolicy: 'Fail',
+            matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
+            validations: [{
+              expression: `!has(object.spec.template.metadata.annotations) || !('${forbidden}' in object.spec.template.metadata.annotations)`,
+              message: `pods must not carry the ${forbidden} annotation`,
+            }],
+          },
         },
-      },
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy },
-        spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
-      },
-    ] }));
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingAdmissionPolicyBinding',
+          metadata: { name: policy },
+          spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+        },
+      ],
+    }));
     try {
       // The policy takes effect a moment after it is created: wait until it refuses a probe.
-      const probe = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: ns },
-        spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' }, annotations: { [forbidden]: 'x' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
+      const probe = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'probe', namespace: ns },
+        spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' }, annotations: { [forbidden]: 'x' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+      };
       await waitFor('the admission policy', async () => {
         try {
           await kc(['create', '--dry-run=server', '-f', '-'], JSON.stringify(probe), 2_000);
