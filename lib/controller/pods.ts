@@ -4,6 +4,7 @@
  * status it feeds stays a function of what was observed.
  */
 import { KubeObject } from './kube';
+import { terminalSafe } from '../util/terminal';
 
 export interface PodIssue {
   /** A Kubernetes reason (CrashLoopBackOff, ImagePullBackOff, Unschedulable, OOMKilled, …) or NotReady. */
@@ -100,9 +101,11 @@ function lastTermination(t: ContainerState['terminated']): string | undefined {
   return `last run ${how}${t.reason && t.reason !== 'Error' && t.reason !== 'Completed' ? ` (${t.reason})` : ''}${message ? `: ${clip(message)}` : ''}`;
 }
 
-/** The end of a long message (the last log lines say most), on one line, without terminal escapes. */
+/**
+ * The end of a long message (the last log lines say most), on one line, through the same sanitiser
+ * the CLI uses for external text: `kubectl describe` prints it to a terminal.
+ */
 function clip(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  const flat = terminalSafe(text).replace(/\s+/g, ' ').trim();
   return flat.length > MAX_MESSAGE ? `…${flat.slice(flat.length - MAX_MESSAGE + 1)}` : flat;
 }
